@@ -1,0 +1,54 @@
+# Leadrouter: `make run` to try it, `make test` to check it.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+PYTHON  := $(BIN)/python
+export DEBUG ?= 1
+
+.PHONY: run test bench lint messages install migrate demo clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	@command -v $(PY) >/dev/null 2>&1 || { echo "$(PY) not found; run with PY=python3"; exit 1; }
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+migrate: install
+	$(PYTHON) manage.py migrate --noinput
+
+demo: migrate
+	$(PYTHON) manage.py load_demo
+
+## run: venv, install, migrate, load the TechPol demo, start the web server and the django-q2 cluster.
+run: demo
+	$(PYTHON) manage.py compilemessages -v0 2>/dev/null || true
+	@echo ""
+	@echo "  Admin:   http://127.0.0.1:8000/admin/     (manager / demo)"
+	@echo "  Reps:    http://127.0.0.1:8000/my-leads/  (kasia, marek, ola, ... / demo)"
+	@echo "  Intake token for curl (shown once):"
+	@$(PYTHON) manage.py create_intake_token "make run $$(date +%s)" | tail -n 1 | sed 's/^/    /'
+	@echo ""
+	$(PYTHON) manage.py qcluster & QPID=$$!; trap "kill $$QPID 2>/dev/null" EXIT INT TERM; \
+	$(PYTHON) manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
+## pytest exits 5 when it ran no test: that is a failure here too.
+test: install
+	$(PYTHON) manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
+	$(PYTHON) -m pytest -m "not bench" --create-db $(PYTEST_ARGS)
+
+bench: install
+	$(PYTHON) -m pytest -m bench --create-db -p no:randomly -s $(PYTEST_ARGS)
+
+lint: install
+	$(PYTHON) -m ruff check .
+
+messages: install
+	$(PYTHON) manage.py makemessages -l pl --ignore=.venv --ignore=tests
+	$(PYTHON) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache

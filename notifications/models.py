@@ -1,0 +1,60 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.Model):
+    """Where a message goes: e-mail, Slack, Teams, an SMS gateway or a generic webhook."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        SLACK = "slack", _("Slack incoming webhook")
+        TEAMS = "teams", _("Microsoft Teams webhook")
+        SMS = "sms", _("SMS gateway (HTTP)")
+        WEBHOOK = "webhook", _("Generic JSON webhook")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    url = models.URLField(_("URL"), max_length=1000, blank=True, help_text=_("Secret: never shown in logs"))
+    secret = models.CharField(_("secret"), max_length=500, blank=True, help_text=_("HMAC key or auth header value"))
+    config = models.JSONField(_("options"), default=dict, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutboxMessage(models.Model):
+    """One message to send, written with the event that caused it and sent after commit."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    key = models.CharField(max_length=255, unique=True, help_text="lead:event:channel:recipient")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
+    lead = models.ForeignKey("routing.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("body"), blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+
+    def __str__(self) -> str:
+        return self.key

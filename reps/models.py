@@ -1,0 +1,298 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Rep(models.Model):
+    """A sales rep: a Django user who can own leads."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        IN_MEETING = "in_meeting", _("In a meeting")
+        AWAY = "away", _("Away")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rep")
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("e-mail"), unique=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    slack_member_id = models.CharField(_("Slack member ID"), max_length=32, blank=True)
+    languages = models.CharField(
+        _("languages"), max_length=64, blank=True, default="pl", help_text=_("ISO 639-1 codes separated by commas, e.g. pl,en,de")
+    )
+    weight = models.PositiveSmallIntegerField(_("weight"), default=1, help_text=_("Share of round-robin leads relative to others"))
+    daily_cap = models.PositiveIntegerField(_("daily cap"), null=True, blank=True, help_text=_("Most pool leads a day; empty: no cap"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    is_team_lead = models.BooleanField(_("team lead"), default=False, help_text=_("Receives escalation alerts"))
+    is_active = models.BooleanField(_("active"), default=True)
+    notify_via = models.JSONField(
+        _("notify me via"), default=list, blank=True, help_text=_('Channel kinds this rep wants, e.g. ["email", "slack", "sms"]')
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("rep")
+        verbose_name_plural = _("reps")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code.strip().lower() for code in self.languages.split(",") if code.strip()]
+
+
+class Absence(models.Model):
+    """Out-of-office days, inclusive on both ends."""
+
+    rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="absences", verbose_name=_("rep"))
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        indexes = [models.Index(fields=["rep", "starts_on", "ends_on"])]
+        constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="absence_ends_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.starts_on}–{self.ends_on}"
+
+
+class Pool(models.Model):
+    """A round-robin group of reps."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    fallback_rep = models.ForeignKey(
+        Rep,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("fallback owner"),
+        help_text=_("Gets the lead when every member is capped or unavailable"),
+    )
+    is_fallback = models.BooleanField(
+        _("routing fallback"), default=False, help_text=_("Leads no rule matches go to this pool (only one pool can be it)")
+    )
+    rotation = models.JSONField(_("rotation state"), default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("pool")
+        verbose_name_plural = _("pools")
+        constraints = [models.UniqueConstraint(fields=["is_fallback"], condition=Q(is_fallback=True), name="one_fallback_pool")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PoolMembership(models.Model):
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("pool"))
+    rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("rep"))
+    position = models.PositiveIntegerField(_("position"), default=0, db_index=True)
+    weight = models.PositiveSmallIntegerField(_("weight"), null=True, blank=True, help_text=_("Empty: the rep's own weight"))
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("pool member")
+        verbose_name_plural = _("pool members")
+        constraints = [models.UniqueConstraint(fields=["pool", "rep"], name="pool_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.pool}: {self.rep}"
+
+    @property
+    def effective_weight(self) -> int:
+        return self.weight if self.weight is not None else self.rep.weight
+
+
+class RepDayLoad(models.Model):
+    """How many pool leads a rep got on a day: the daily cap's counter, updated under a row lock."""
+
+    rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="day_loads")
+    day = models.DateField()
+    assigned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rep", "day"], name="rep_day_load_once")]
+
+
+class Territory(models.Model):
+    """A sales territory: regions, cities and postal-code ranges owned by a rep or a pool."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    owner_rep = models.ForeignKey(
+        Rep, on_delete=models.PROTECT, null=True, blank=True, related_name="territories", verbose_name=_("owner (rep)")
+    )
+    owner_pool = models.ForeignKey(
+        Pool, on_delete=models.PROTECT, null=True, blank=True, related_name="territories", verbose_name=_("owner (pool)")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("territory")
+        verbose_name_plural = _("territories")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(owner_rep__isnull=False) & Q(owner_pool__isnull=True))
+                | (Q(owner_rep__isnull=True) & Q(owner_pool__isnull=False)),
+                name="territory_has_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner_label(self) -> str:
+        return str(self.owner_rep or self.owner_pool or "")
+
+
+class TerritoryRegion(models.Model):
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="regions")
+    name = models.CharField(_("region"), max_length=100)
+    key = models.CharField(max_length=100, db_index=True, editable=False, help_text="fold(name)")
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TerritoryCity(models.Model):
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="cities")
+    name = models.CharField(_("city"), max_length=100)
+    key = models.CharField(max_length=100, db_index=True, editable=False, help_text="fold(name)")
+
+    class Meta:
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PostalRange(models.Model):
+    """Postal codes as numbers (40-000 -> 40000) so a range is a numeric compare, inclusive."""
+
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="postal_ranges")
+    start = models.PositiveIntegerField(_("from"))
+    end = models.PositiveIntegerField(_("to"))
+
+    class Meta:
+        verbose_name = _("postal-code range")
+        verbose_name_plural = _("postal-code ranges")
+        indexes = [models.Index(fields=["start", "end"])]
+        constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="postal_range_ordered")]
+
+    def __str__(self) -> str:
+        from leadrouter.text import format_postal_code
+
+        if self.start == self.end:
+            return format_postal_code(self.start)
+        return f"{format_postal_code(self.start)}-{format_postal_code(self.end)}"
+
+
+class Account(models.Model):
+    """A known customer company; leads from its domains go to its manager."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    manager = models.ForeignKey(Rep, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("account manager"))
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountDomain(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+
+    class Meta:
+        verbose_name = _("account domain")
+        verbose_name_plural = _("account domains")
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class DomainList(models.Model):
+    """A named list of e-mail domains: VIP, free-mail, or a custom one."""
+
+    class Kind(models.TextChoices):
+        VIP = "vip", _("VIP")
+        FREE_MAIL = "free_mail", _("Free mail")
+        CUSTOM = "custom", _("Custom")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("domain list")
+        verbose_name_plural = _("domain lists")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DomainListEntry(models.Model):
+    domain_list = models.ForeignKey(DomainList, on_delete=models.CASCADE, related_name="entries", verbose_name=_("list"))
+    domain = models.CharField(_("domain"), max_length=253, db_index=True)
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+        constraints = [models.UniqueConstraint(fields=["domain_list", "domain"], name="domain_once_per_list")]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class OnDutyRota(models.Model):
+    """The weekly on-duty rota: who catches leads whose direct target is away."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices, unique=True)
+    rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+", verbose_name=_("rep on duty"))
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name = _("on-duty rota day")
+        verbose_name_plural = _("on-duty rota")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()}: {self.rep}"
+
+
+class OnDutyOverride(models.Model):
+    """A one-day change to the rota (holiday cover, swaps)."""
+
+    date = models.DateField(_("date"), unique=True)
+    rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="+", verbose_name=_("rep on duty"))
+
+    class Meta:
+        ordering = ["-date"]
+        verbose_name = _("on-duty override")
+        verbose_name_plural = _("on-duty overrides")
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.rep}"

@@ -1,0 +1,263 @@
+"""The TechPol demo (../shared/spec/techpol-demo.md): what every new user starts with.
+
+Idempotent: objects are found by natural keys and brought back to the demo's state, so loading twice
+leaves one copy.
+"""
+
+from datetime import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from notifications.models import Channel
+from reps.models import (
+    Account,
+    AccountDomain,
+    DomainList,
+    DomainListEntry,
+    OnDutyRota,
+    Pool,
+    PoolMembership,
+    PostalRange,
+    Rep,
+    Territory,
+    TerritoryRegion,
+)
+from leadrouter.text import fold
+from routing.models import Rule, RuleAction, RuleCondition
+from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
+
+DOMAIN = "techpol.example"
+SALES_MANAGER_GROUP = "Sales manager"
+
+PEOPLE = [
+    # username, name, role, team lead
+    ("tomek", "Tomek Wiśniewski", "senior, enterprise accounts", False),
+    ("kasia", "Kasia Nowak", "e-commerce specialist", False),
+    ("marek", "Marek Zieliński", "junior", False),
+    ("ola", "Ola Wójcik", "junior", False),
+    ("piotr", "Piotr Kamiński", "rapid response", False),
+    ("ewa", "Ewa Lewandowska", "rapid response", False),
+    ("jan", "Jan Schmidt", "German-speaking specialist", False),
+    ("anna", "Anna Kowalczyk", "sales director and team lead", True),
+]
+LANGUAGES = {"jan": "de,pl,en", "tomek": "pl,en", "anna": "pl,en"}
+POOLS = {"Demo": ["kasia", "marek", "ola"], "Juniors": ["marek", "ola"], "Rapid response": ["piotr", "ewa"]}
+FREE_MAIL = ["gmail.com", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl", "buziaczek.pl", "yahoo.com", "outlook.com", "hotmail.com"]
+VIP = ["bigbank.example", "megamarket.example"]
+
+# Models a sales manager runs routing with: full rights on these, nothing else.
+SALES_MANAGER_MODELS = {
+    "reps": None,
+    "routing": None,
+    "sla": None,
+    "notifications": None,
+    "auth": {"user"},
+}
+
+
+def _channel(name: str, kind: str, notify_url: str | None, **config) -> Channel:
+    channel, _ = Channel.objects.update_or_create(
+        name=name, defaults={"kind": kind, "url": notify_url or "", "config": config, "is_active": True}
+    )
+    return channel
+
+
+@transaction.atomic
+def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[str, Rep]:
+    """Create or restore the TechPol demo; returns the reps by username."""
+    User = get_user_model()
+    group = sales_manager_group_sync()
+
+    reps: dict[str, Rep] = {}
+    for username, name, _role, team_lead in PEOPLE:
+        first, last = name.split(" ", 1)
+        user, _ = User.objects.update_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@{DOMAIN}", "is_staff": False, "is_active": True},
+        )
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        rep, _ = Rep.objects.update_or_create(
+            user=user,
+            defaults={
+                "name": name,
+                "email": f"{username}@{DOMAIN}",
+                "phone": f"+48 600 100 {len(reps) + 1:03d}",
+                "languages": LANGUAGES.get(username, "pl,en"),
+                "weight": 1,
+                "daily_cap": None,
+                "status": Rep.Status.AVAILABLE,
+                "is_team_lead": team_lead,
+                "is_active": True,
+                "notify_via": ["email", "sms"],
+            },
+        )
+        rep.absences.all().delete()  # all reps are available when the demo is loaded
+        reps[username] = rep
+
+    manager, _ = User.objects.update_or_create(
+        username="manager",
+        defaults={"first_name": "Magda", "last_name": "Manager", "email": f"manager@{DOMAIN}", "is_staff": True, "is_active": True},
+    )
+    manager.set_password(password)
+    manager.save(update_fields=["password"])
+    manager.groups.add(group)
+
+    pools: dict[str, Pool] = {}
+    for pool_name, members in POOLS.items():
+        pool, _ = Pool.objects.update_or_create(name=pool_name, defaults={"fallback_rep": None, "is_fallback": False, "rotation": {}})
+        pool.memberships.all().delete()
+        PoolMembership.objects.bulk_create(
+            PoolMembership(pool=pool, rep=reps[username], position=i, weight=None) for i, username in enumerate(members)
+        )
+        pools[pool_name] = pool
+    Pool.objects.exclude(name="Juniors").filter(is_fallback=True).update(is_fallback=False)
+    Pool.objects.filter(name="Juniors").update(is_fallback=True)
+
+    OnDutyRota.objects.all().delete()
+    for weekday, username in [(0, "kasia"), (1, "marek"), (2, "kasia"), (3, "marek"), (4, "kasia")]:
+        OnDutyRota.objects.create(weekday=weekday, rep=reps[username])
+
+    account, _ = Account.objects.update_or_create(name="Huta Stal S.A.", defaults={"manager": reps["tomek"]})
+    AccountDomain.objects.update_or_create(domain="hutastal.example", defaults={"account": account})
+
+    lists = {}
+    for list_name, kind, domains in [("VIP", DomainList.Kind.VIP, VIP), ("Free mail", DomainList.Kind.FREE_MAIL, FREE_MAIL)]:
+        domain_list, _ = DomainList.objects.update_or_create(name=list_name, defaults={"kind": kind})
+        for domain in domains:
+            DomainListEntry.objects.get_or_create(domain_list=domain_list, domain=domain)
+        lists[list_name] = domain_list
+
+    territory, _ = Territory.objects.update_or_create(name="Śląsk", defaults={"owner_rep": reps["kasia"], "owner_pool": None})
+    territory.regions.all().delete()
+    territory.cities.all().delete()
+    territory.postal_ranges.all().delete()
+    TerritoryRegion.objects.create(territory=territory, name="Śląskie", key=fold("Śląskie"))
+    PostalRange.objects.create(territory=territory, start=40000, end=44999)
+
+    channels = {
+        "email": _channel("E-mail", Channel.Kind.EMAIL, None),
+        "alerts": _channel("Slack #sales-alerts", Channel.Kind.SLACK, notify_url),
+        "management": _channel("Slack #management", Channel.Kind.SLACK, notify_url),
+        "teams": _channel("Teams: Sales", Channel.Kind.TEAMS, notify_url),
+        "sms": _channel("SMS gateway", Channel.Kind.SMS, notify_url, method="POST", body_template='{"to": "{{ to }}", "text": "{{ text }}"}'),
+        "campaign": _channel("Mailing campaign webhook", Channel.Kind.WEBHOOK, notify_url),
+    }
+
+    _rules_load(reps=reps, pools=pools, lists=lists, channels=channels)
+    _sla_load(reps=reps, channels=channels)
+    return reps
+
+
+def sales_manager_group_sync() -> Group:
+    """The "Sales manager" group: exactly the permissions needed to run routing."""
+    group, _ = Group.objects.get_or_create(name=SALES_MANAGER_GROUP)
+    perms = []
+    for app_label, only in SALES_MANAGER_MODELS.items():
+        qs = Permission.objects.filter(content_type__app_label=app_label)
+        if only is not None:
+            qs = qs.filter(content_type__model__in=only, codename__startswith="view_")
+        perms.extend(qs)
+    group.permissions.set(perms)
+    return group
+
+
+def _rule(position: int, name: str, target: str, *, conditions, actions, match="all", rep=None, pool=None) -> Rule:
+    rule, _ = Rule.objects.update_or_create(
+        name=name,
+        defaults={"position": position, "is_active": True, "match": match, "target": target, "target_rep": rep, "target_pool": pool},
+    )
+    rule.conditions.all().delete()
+    rule.actions.all().delete()
+    for field, operator, value, domain_list in conditions:
+        RuleCondition.objects.create(rule=rule, field=field, operator=operator, value=value, domain_list=domain_list)
+    for i, action in enumerate(actions):
+        RuleAction.objects.create(rule=rule, position=i, **action)
+    return rule
+
+
+def _rules_load(*, reps, pools, lists, channels) -> None:
+    Op = RuleCondition.Operator
+    T = Rule.Target
+    K = RuleAction.Kind
+    R = RuleAction.Recipient
+    rules = [
+        ("Students and interns → disqualify", T.NOBODY, {}, [("job_title", Op.CONTAINS, "student;praktykant;stażysta;intern", None)],
+         [{"kind": K.EMAIL_LEAD, "template": "ebooks"}]),
+        ("Free-mail address → disqualify", T.NOBODY, {}, [("", Op.IN_DOMAIN_LIST, "", lists["Free mail"])],
+         [{"kind": K.EMAIL_LEAD, "template": "business_address"}]),
+        ("Existing account → account manager", T.ACCOUNT_MANAGER, {}, [("", Op.IS_ACCOUNT, "", None)],
+         [{"kind": K.NOTIFY, "channel": channels["email"], "recipient": R.OWNER, "template": "account_lead"}]),
+        ("Repeat lead → previous owner", T.PREVIOUS_OWNER, {}, [("", Op.IS_REPEAT, "", None)],
+         [{"kind": K.NOTIFY, "channel": channels["email"], "recipient": R.OWNER, "template": "repeat_lead"}]),
+        ("VIP domain → Anna", T.REP, {"rep": reps["anna"]}, [("", Op.IN_DOMAIN_LIST, "", lists["VIP"])],
+         [{"kind": K.NOTIFY, "channel": channels["management"], "recipient": R.MANAGEMENT, "template": "vip_lead",
+           "config": {"urgent": True}}]),
+        ("Failure (\"awaria\") → Rapid response", T.POOL, {"pool": pools["Rapid response"]}, [("message", Op.CONTAINS, "awaria", None)],
+         [{"kind": K.NOTIFY, "channel": channels["alerts"], "recipient": R.CHANNEL, "template": "red_alert",
+           "config": {"priority": "critical"}}]),
+        ("Enterprise (> 250 employees) → Tomek", T.REP, {"rep": reps["tomek"]}, [("company_size", Op.GT, "250", None)],
+         [{"kind": K.NOTIFY, "channel": channels["sms"], "recipient": R.OWNER, "template": "sms_alert"}]),
+        ("German form → Jan", T.REP, {"rep": reps["jan"]}, [("language", Op.EQUALS, "de", None)],
+         [{"kind": K.TAG, "text": "export pipeline"}]),
+        ("E-commerce → specialist", T.REP, {"rep": reps["kasia"]}, [("industry", Op.EQUALS, "E-commerce", None)],
+         [{"kind": K.NOTE, "text": "E-commerce case study: https://techpol.example/case-studies/e-commerce"}]),
+        ("Territory → territory owner", T.TERRITORY, {}, [("", Op.IN_TERRITORY, "", None)],
+         [{"kind": K.TASK, "text": "Propose an in-person meeting", "config": {"due_business_minutes": 480}}]),
+        ("Demo request → Demo pool", T.POOL, {"pool": pools["Demo"]}, [("source", Op.EQUALS, "demo_request", None)],
+         [{"kind": K.EMAIL_LEAD, "template": "calendar_link", "config": {"booking_url": "https://techpol.example/book"}}]),
+        ("Webinar → Juniors pool", T.POOL, {"pool": pools["Juniors"]}, [("source", Op.EQUALS, "webinar", None)],
+         [{"kind": K.WEBHOOK, "channel": channels["campaign"], "recipient": R.CHANNEL, "template": "campaign_enrol",
+           "config": {"campaign": "webinar-followup"}}]),
+    ]
+    names = []
+    for position, (name, target, who, conditions, actions) in enumerate(rules, start=1):
+        _rule(position, name, target, conditions=conditions, actions=actions, **who)
+        names.append(name)
+    # Rules the demo does not know are switched off, not deleted: a manager's own rules survive a reload.
+    Rule.objects.exclude(name__in=names).update(is_active=False)
+
+
+def _sla_load(*, reps, channels) -> None:
+    calendar, _ = BusinessCalendar.objects.update_or_create(
+        name="TechPol office", defaults={"time_zone": "Europe/Warsaw", "holidays_country": "PL"}
+    )
+    calendar.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(OpeningHours(calendar=calendar, weekday=d, opens=time(8), closes=time(16)) for d in range(5))
+
+    Op = PolicyCondition.Operator
+    S = EscalationStep.Kind
+    chain = {
+        15: [(15, S.REMIND), (30, S.REASSIGN), (90, S.ALERT_TEAM_LEAD)],
+        120: [(120, S.REMIND), (150, S.REASSIGN), (240, S.ALERT_TEAM_LEAD)],
+    }
+    policies = [
+        ("Critical", "any", "critical", 15, "", [("source", Op.EQUALS, "demo_request"), ("message", Op.CONTAINS, "awaria")]),
+        ("Medium", "all", "medium", 120, "", [("source", Op.EQUALS, "report_download"), ("phone", Op.NOT_EMPTY, "")]),
+        ("Low", "all", "low", None, "thank_you", [("source", Op.EQUALS, "newsletter"), ("phone", Op.EMPTY, "")]),
+        ("Default", "all", None, 120, "", []),
+    ]
+    names = []
+    for position, (name, match, priority, minutes, autoresponse, conditions) in enumerate(policies, start=1):
+        policy, _ = SlaPolicy.objects.update_or_create(
+            name=name,
+            defaults={
+                "position": position,
+                "is_active": True,
+                "match": match,
+                "priority": priority,
+                "response_minutes": minutes,
+                "calendar": calendar,
+                "autoresponse_template": autoresponse,
+            },
+        )
+        policy.conditions.all().delete()
+        for field, operator, value in conditions:
+            PolicyCondition.objects.create(policy=policy, field=field, operator=operator, value=value)
+        policy.steps.all().delete()
+        for after, kind in chain.get(minutes, []):
+            EscalationStep.objects.create(policy=policy, after_minutes=after, kind=kind)
+        names.append(name)
+    SlaPolicy.objects.exclude(name__in=names).update(is_active=False)

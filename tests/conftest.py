@@ -1,0 +1,83 @@
+"""Shared fixtures. People are the TechPol demo's (shared/spec/techpol-demo.md): kasia, marek, tomek..."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from routing.demo import demo_load
+from routing.services.intake import intake_source_create
+
+
+def pytest_collection_modifyitems(config, items):
+    # PostgreSQL-only tests (row locks, concurrency) are skipped, loudly, on SQLite.
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def demo(db):
+    """The TechPol demo, loaded; returns {username: Rep}."""
+    return demo_load(password="demo")
+
+
+@pytest.fixture
+def kasia(demo):
+    return demo["kasia"]
+
+
+@pytest.fixture
+def marek(demo):
+    return demo["marek"]
+
+
+@pytest.fixture
+def ola(demo):
+    return demo["ola"]
+
+
+@pytest.fixture
+def tomek(demo):
+    return demo["tomek"]
+
+
+@pytest.fixture
+def anna(demo):
+    return demo["anna"]
+
+
+@pytest.fixture
+def jan(demo):
+    return demo["jan"]
+
+
+@pytest.fixture
+def piotr(demo):
+    return demo["piotr"]
+
+
+@pytest.fixture
+def ewa(demo):
+    return demo["ewa"]
+
+
+@pytest.fixture
+def website(db):
+    """The "Website form" intake source and its raw token: (source, token)."""
+    return intake_source_create(name="Website form")
+
+
+@pytest.fixture
+def api(website):
+    """An HTTP client that posts to the intake API as the website form."""
+    _source, token = website
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
