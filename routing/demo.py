@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from leadrouter.text import fold
 from notifications.models import Channel
 from reps.models import (
     Account,
@@ -24,7 +25,6 @@ from reps.models import (
     Territory,
     TerritoryRegion,
 )
-from leadrouter.text import fold
 from routing.models import Rule, RuleAction, RuleCondition
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 

@@ -2,13 +2,12 @@
 
 import hashlib
 import secrets
-from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from leadrouter.text import email_domain, fold, postal_code_number
-from routing.models import Activity, IntakeSource, Lead, LeadEvent
+from routing.models import IntakeSource, Lead
 
 TOKEN_PREFIX = "lr_"
 
