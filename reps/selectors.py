@@ -1,0 +1,147 @@
+"""Reads of the reps app: availability, the on-duty rep, and the lookups routing builds a lead's facts from.
+
+Each function runs a fixed number of indexed queries, whatever the size of the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.utils.translation import gettext as _
+
+from leadrouter.text import format_postal_code
+from reps.models import Absence, AccountDomain, DomainListEntry, OnDutyOverride, OnDutyRota, PostalRange, Rep, TerritoryCity, TerritoryRegion
+from routing.engine import AccountFact, TerritoryFact
+
+
+def _status_reason(rep: Rep) -> str | None:
+    if not rep.is_active:
+        return _("inactive")
+    if rep.status == Rep.Status.AWAY:
+        return _("away")
+    if rep.status == Rep.Status.IN_MEETING:
+        return _("in a meeting")
+    return None
+
+
+def _absence_reason(absence: Absence) -> str:
+    reason = _("out of office until %(until)s") % {"until": absence.ends_on.isoformat()}
+    if absence.reason:
+        reason += f" ({absence.reason})"
+    return reason
+
+
+def reps_unavailable(*, reps: Iterable[Rep], on: date) -> dict[int, str]:
+    """{rep id: why not available on `on`} for those who are not: inactive, away, in a meeting, out of office. One query."""
+    reps = list(reps)
+    reasons: dict[int, str] = {}
+    for rep in reps:
+        reason = _status_reason(rep)
+        if reason:
+            reasons[rep.pk] = reason
+    others = [rep.pk for rep in reps if rep.pk not in reasons]
+    if others:
+        for absence in Absence.objects.filter(rep_id__in=others, starts_on__lte=on, ends_on__gte=on).order_by("-ends_on"):
+            reasons.setdefault(absence.rep_id, _absence_reason(absence))
+    return reasons
+
+
+def rep_is_available(*, rep: Rep, on: date) -> tuple[bool, str]:
+    """Can `rep` take a lead on the day `on`? (True, "") or (False, "away" / "in a meeting" / "out of office until …")."""
+    reason = reps_unavailable(reps=[rep], on=on).get(rep.pk)
+    return (reason is None, reason or "")
+
+
+def on_duty_rep(*, on: date) -> Rep | None:
+    """Who catches leads whose direct target is unavailable on `on`: the override for the date, else the weekly rota.
+
+    Returns the rep as configured; callers check `rep_is_available` themselves.
+    """
+    override = OnDutyOverride.objects.select_related("rep").filter(date=on).first()
+    if override is not None:
+        return override.rep
+    rota = OnDutyRota.objects.select_related("rep").filter(weekday=on.weekday()).first()
+    return rota.rep if rota is not None else None
+
+
+def domain_candidates(domain: str) -> list[str]:
+    """The domain and its parents with at least two labels: "pl.bigbank.example" -> itself, "bigbank.example"."""
+    domain = (domain or "").strip().lower().rstrip(".")
+    if not domain or len(domain) > 253:
+        return []
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))][:10]
+
+
+def domain_lists_for(*, domain: str) -> frozenset[int]:
+    """Ids of the domain lists holding the e-mail domain (or a parent of it). One indexed query."""
+    candidates = domain_candidates(domain)
+    if not candidates:
+        return frozenset()
+    return frozenset(DomainListEntry.objects.filter(domain__in=candidates).values_list("domain_list_id", flat=True))
+
+
+def account_for_domain(*, domain: str) -> AccountFact | None:
+    """The account owning the e-mail domain; the most specific domain wins. One indexed query."""
+    candidates = domain_candidates(domain)
+    if not candidates:
+        return None
+    rows = list(AccountDomain.objects.filter(domain__in=candidates).values("domain", "account_id", "account__name", "account__manager_id"))
+    if not rows:
+        return None
+    row = max(rows, key=lambda r: len(r["domain"]))
+    return AccountFact(id=row["account_id"], name=row["account__name"], manager_id=row["account__manager_id"], domain=row["domain"])
+
+
+def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: int | None = None) -> TerritoryFact | None:
+    """The territory a lead is in; the most specific match wins: the narrowest postal range, then city, then region.
+
+    Keys are `leadrouter.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match.
+    """
+    if postal_code_num is not None:
+        ranges = list(
+            PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related(
+                "territory", "territory__owner_rep", "territory__owner_pool"
+            )
+        )
+        if ranges:
+            best = min(ranges, key=lambda r: (r.end - r.start, r.territory.name))
+            if best.start == best.end:
+                by = _("postal code %(code)s") % {"code": format_postal_code(best.start)}
+            else:
+                by = _("postal codes %(start)s–%(end)s") % {"start": format_postal_code(best.start), "end": format_postal_code(best.end)}
+            return _territory_fact(best.territory, by)
+    for model, key, label in ((TerritoryCity, city_key, _("city")), (TerritoryRegion, region_key, _("region"))):
+        if not key:
+            continue
+        row = model.objects.filter(key=key).select_related("territory").order_by("territory__name").first()
+        if row is not None:
+            return _territory_fact(row.territory, f"{label} {row.name}")
+    return None
+
+
+def _territory_fact(territory, matched_by: str) -> TerritoryFact:
+    return TerritoryFact(
+        id=territory.pk,
+        name=territory.name,
+        owner_rep_id=territory.owner_rep_id,
+        owner_pool_id=territory.owner_pool_id,
+        matched_by=matched_by,
+    )
+
+
+def reps_by_id(*, ids: Iterable[int]) -> dict[int, Rep]:
+    ids = {i for i in ids if i is not None}
+    return {rep.pk: rep for rep in Rep.objects.filter(pk__in=ids)} if ids else {}
+
+
+__all__ = [
+    "account_for_domain",
+    "domain_lists_for",
+    "on_duty_rep",
+    "rep_is_available",
+    "reps_by_id",
+    "reps_unavailable",
+    "territory_for",
+]

@@ -1,0 +1,170 @@
+"""The active rule set, compiled once per process, and the facts about a lead that need the database.
+
+Cache: the compiled rules are kept in process memory with the version they were compiled from. The version is
+one aggregate query over rules, conditions and actions (counts, highest ids, latest `Rule.updated_at`), checked
+before each use, so every process sees an edit on its next lead, and a rolled-back transaction (tests, a failed
+admin save) can never leave a stale copy behind. Evaluating a lead then runs no query per rule.
+
+Code that edits a condition or an action row in place (not through the rule admin, which always saves the rule)
+should save its rule too, so `Rule.updated_at` moves; `ruleset_invalidate()` drops this process's copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Count, Max
+
+from reps import selectors as rep_selectors
+from routing.engine import CompiledRule, Condition, LeadFacts, RepeatFact, Ruleset
+from routing.models import Lead, Rule, RuleAction, RuleCondition
+
+# Lead fields the engine can test (routing.engine.FIELD_KINDS) are copied into the facts by name.
+_FACT_FIELDS = (
+    "email",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "city",
+    "company_size",
+    "industry",
+    "region",
+    "postal_code",
+    "country",
+    "language",
+    "source",
+    "message",
+    "external_id",
+)
+# How many earlier leads with the same e-mail a repeat lead's facts carry (the notification links them).
+REPEAT_LOOKBACK = 20
+# A copy older than this is recompiled even if the version looks the same (a backstop for in-place edits).
+MAX_AGE_SECONDS = 300.0
+
+_lock = threading.Lock()
+_cached: Ruleset | None = None
+_cached_at = 0.0
+
+
+def compile_conditions(conditions: Iterable) -> tuple[Condition, ...]:
+    """Condition rows (RuleCondition, PolicyCondition: any ConditionBase) as engine conditions, in their order.
+
+    Pass a queryset with `select_related("domain_list")` (or prefetched rows) to avoid a query per row.
+    """
+    compiled = []
+    for row in conditions:
+        domain_list = row.domain_list if row.domain_list_id else None
+        compiled.append(
+            Condition.build(
+                operator=row.operator,
+                field=row.field,
+                value=row.value,
+                domain_list_id=row.domain_list_id,
+                domain_list_name=domain_list.name if domain_list is not None else "",
+            )
+        )
+    return tuple(compiled)
+
+
+def ruleset_version() -> tuple:
+    """A cheap fingerprint of the rules table and its children: changes whenever a rule is added, edited,
+    reordered, switched on or off or deleted, or a condition or action is added or removed."""
+    rules = Rule.objects.aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
+    conditions = RuleCondition.objects.aggregate(n=Count("id"), top=Max("id"))
+    actions = RuleAction.objects.aggregate(n=Count("id"), top=Max("id"))
+    return (
+        rules["n"],
+        rules["top"],
+        rules["last"].isoformat() if rules["last"] else None,
+        conditions["n"],
+        conditions["top"],
+        actions["n"],
+        actions["top"],
+    )
+
+
+def ruleset_compile(*, version: tuple = ()) -> Ruleset:
+    """The active rules in order, compiled (two queries)."""
+    rules = list(Rule.objects.filter(is_active=True).order_by("position", "id"))
+    by_rule: dict[int, list[RuleCondition]] = defaultdict(list)
+    for condition in RuleCondition.objects.filter(rule__is_active=True).select_related("domain_list").order_by("rule_id", "id"):
+        by_rule[condition.rule_id].append(condition)
+    return Ruleset(
+        rules=tuple(
+            CompiledRule(
+                id=rule.pk,
+                name=rule.name,
+                position=rule.position,
+                target=rule.target,
+                match=rule.match,
+                conditions=compile_conditions(by_rule.get(rule.pk, ())),
+                is_active=rule.is_active,
+                target_rep_id=rule.target_rep_id,
+                target_pool_id=rule.target_pool_id,
+            )
+            for rule in rules
+        ),
+        version=version,
+    )
+
+
+def ruleset_active() -> Ruleset:
+    """The compiled active rule set; recompiled only when `ruleset_version()` changed."""
+    global _cached, _cached_at
+    version = ruleset_version()
+    cached = _cached
+    if cached is not None and cached.version == version and time.monotonic() - _cached_at < MAX_AGE_SECONDS:
+        return cached
+    ruleset = ruleset_compile(version=version)
+    with _lock:
+        _cached, _cached_at = ruleset, time.monotonic()
+    return ruleset
+
+
+def ruleset_invalidate() -> None:
+    """Forget this process's compiled rules (the next lead recompiles them)."""
+    global _cached
+    with _lock:
+        _cached = None
+
+
+def lead_facts(lead: Lead) -> LeadFacts:
+    """What the engine needs to know about a lead (saved or not), in a fixed number of indexed queries.
+
+    Expects the normalised copies (`routing.services.intake.lead_normalise`): email_domain, region_key,
+    city_key, postal_code_num. A saved lead's repeat facts count only leads stored before it.
+    """
+    fields = {name: getattr(lead, name, None) for name in _FACT_FIELDS}
+    extra = lead.extra if isinstance(lead.extra, dict) else {}
+    domain = lead.email_domain or ""
+    return LeadFacts(
+        fields=fields,
+        extra=extra,
+        email_domain=domain,
+        domain_list_ids=rep_selectors.domain_lists_for(domain=domain),
+        account=rep_selectors.account_for_domain(domain=domain),
+        repeat=lead_repeat(lead),
+        territory=rep_selectors.territory_for(
+            region_key=lead.region_key or "", city_key=lead.city_key or "", postal_code_num=lead.postal_code_num
+        ),
+    )
+
+
+def lead_repeat(lead: Lead) -> RepeatFact | None:
+    """Earlier leads with the same e-mail (newest first) and the owner of the newest one that had an owner."""
+    if not lead.email:
+        return None
+    earlier = Lead.objects.filter(email=lead.email)
+    if lead.pk is not None:
+        earlier = earlier.filter(pk__lt=lead.pk)
+    rows = list(earlier.order_by("-id").values_list("id", "owner_id")[:REPEAT_LOOKBACK])
+    if not rows:
+        return None
+    previous = next(((lead_id, owner_id) for lead_id, owner_id in rows if owner_id is not None), (rows[0][0], None))
+    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in rows), previous_lead_id=previous[0], previous_owner_id=previous[1])
