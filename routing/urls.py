@@ -1,2 +1,19 @@
+from django.urls import path, re_path
 
-urlpatterns: list = []
+from routing import api, views
+
+urlpatterns = [
+    path("api/v1/leads/", api.leads, name="api-leads"),
+    path("api/v1/leads/<int:lead_id>/", api.lead_detail, name="api-lead"),
+    path("api/v1/leads/<int:lead_id>/activities/", api.activities, name="api-lead-activities"),
+    path("api/v1/route/preview", api.route_preview, name="api-route-preview"),
+    path("api/v1/route/preview/", api.route_preview),
+    path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    re_path(r"^api/", api.not_found),
+    path("my-leads/", views.my_leads, name="my-leads"),
+    path("my-leads/<int:lead_id>/activity/", views.my_lead_activity, name="my-lead-activity"),
+    path("my-leads/status/", views.my_status, name="my-status"),
+    path("my-leads/absences/", views.my_absences, name="my-absences"),
+    path("my-leads/absences/<int:absence_id>/delete/", views.my_absence_delete, name="my-absence-delete"),
+    path("", views.home, name="home"),
+]

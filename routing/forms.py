@@ -1,0 +1,234 @@
+"""Validation of the intake API's bodies. The forms are also the source of the OpenAPI document."""
+
+import json
+import math
+from datetime import datetime, timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from routing.iso_codes import COUNTRIES, LANGUAGES
+from routing.models import Activity
+
+MAX_FUTURE = timedelta(minutes=5)
+MAX_EXTRA_KEYS = 100
+
+
+class BodyError(ValueError):
+    """The body as a whole is unusable (not JSON, not an object)."""
+
+
+def body_parse(*, raw: bytes, content_type: str, post) -> dict:
+    """The request body as a dict of JSON values: a JSON object, or a form-encoded body."""
+    form_encoded = content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    # `curl -d '{...}'` sends JSON labelled as a form: read it as the JSON it is.
+    if form_encoded and not raw.lstrip().startswith(b"{"):
+        return {key: post.get(key) for key in post}
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise BodyError(_("The body is not valid UTF-8.")) from exc
+    except (ValueError, RecursionError) as exc:
+        raise BodyError(_("The body is not valid JSON.")) from exc
+    if not isinstance(data, dict):
+        raise BodyError(_("The body must be a JSON object."))
+    return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _text_problem(value) -> str | None:
+    """Why PostgreSQL would refuse this JSON value (NUL bytes, lone surrogates, NaN), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return _("Null characters are not allowed.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _("Contains characters that are not valid Unicode.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        return _("Numbers must be finite.")
+    elif isinstance(value, list):
+        for item in value:
+            if problem := _text_problem(item):
+                return problem
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if problem := _text_problem(key) or _text_problem(item):
+                return problem
+    return None
+
+
+class IsoDateTimeField(forms.Field):
+    """ISO 8601; a value without an offset is read in the server's time zone."""
+
+    default_error_messages = {"invalid": gettext_lazy("Enter a date and time in ISO 8601, e.g. 2026-11-17T10:00:00+01:00.")}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, datetime):
+            parsed = value
+        else:
+            try:
+                parsed = parse_datetime(str(value).strip())
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        return parsed
+
+
+class StrictIntegerField(forms.IntegerField):
+    """An integer in JSON (not a bool, not 2.5), or digits in a form."""
+
+    def to_python(self, value):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(value, float):
+            value = int(value)
+        return super().to_python(value)
+
+
+class ApiForm(forms.Form):
+    """A form fed with decoded JSON: values of the wrong JSON type are refused, not coerced."""
+
+    text_fields: tuple[str, ...] = ()
+
+    def __init__(self, data: dict, **kwargs):
+        self.type_errors: dict[str, list[str]] = {}
+        cleaned_input = {}
+        for key, value in data.items():
+            if key in self.fields:
+                if value is not None and key in self.text_fields and not isinstance(value, str):
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        value = str(value)  # Zapier and friends send numbers for phone or postal code
+                    else:
+                        self.type_errors.setdefault(key, []).append(_("Must be a string."))
+                        continue
+                if problem := _text_problem(value):
+                    self.type_errors.setdefault(key, []).append(problem)
+                    continue
+                cleaned_input[key] = value
+        super().__init__(cleaned_input, **kwargs)
+        self.raw = data
+
+    def full_clean(self):
+        super().full_clean()
+        # A value of the wrong type was left out of the input: say why, not "This field is required."
+        for key, errors in self.type_errors.items():
+            self._errors[key] = self.error_class(errors)
+            self.cleaned_data.pop(key, None)
+
+    def field_errors(self) -> dict[str, list[str]]:
+        return {("body" if field == "__all__" else field): [str(m) for m in messages] for field, messages in self.errors.items()}
+
+
+def _char(max_length: int, help_text: str = "", required: bool = False) -> forms.CharField:
+    return forms.CharField(max_length=max_length, required=required, strip=True, help_text=help_text)
+
+
+class LeadIntakeForm(ApiForm):
+    """POST /api/v1/leads/ and /api/v1/route/preview."""
+
+    email = forms.EmailField(max_length=254, help_text="A valid address; the domain is lower-cased.")
+    first_name = _char(100)
+    last_name = _char(100)
+    company = _char(200)
+    job_title = _char(200)
+    phone = _char(32)
+    city = _char(100)
+    company_size = StrictIntegerField(required=False, min_value=0, max_value=2_147_483_647, help_text="Number of employees.")
+    industry = _char(100, 'e.g. "E-commerce", "Inne"')
+    region = _char(100, 'Voivodeship / state, e.g. "Śląskie"; matched case- and diacritics-insensitively.')
+    postal_code = _char(16, 'e.g. "40-001"')
+    country = _char(2, 'ISO 3166-1 alpha-2; default "PL".')
+    language = _char(2, 'ISO 639-1 of the form; default "pl".')
+    source = forms.SlugField(max_length=64, required=False, help_text="demo_request, webinar, report_download, newsletter, contact_form, or any other.")
+    message = forms.CharField(max_length=10_000, required=False, strip=True)
+    submitted_at = IsoDateTimeField(required=False, help_text='When the person pressed "send"; default now; at most 5 minutes in the future.')
+    external_id = _char(200, "The sender's own ID of this submission; a repeat from the same source returns the earlier lead.")
+
+    text_fields = (
+        "email", "first_name", "last_name", "company", "job_title", "phone", "city", "industry", "region",
+        "postal_code", "country", "language", "source", "message", "submitted_at", "external_id",
+    )  # fmt: skip
+
+    def clean_email(self) -> str:
+        local, _at, domain = self.cleaned_data["email"].rpartition("@")
+        return f"{local}@{domain.lower()}"
+
+    def clean_country(self) -> str:
+        code = (self.cleaned_data.get("country") or "PL").upper()
+        if code not in COUNTRIES:
+            raise forms.ValidationError(_("Not an ISO 3166-1 alpha-2 country code."), code="invalid")
+        return code
+
+    def clean_language(self) -> str:
+        code = (self.cleaned_data.get("language") or "pl").lower()
+        if code not in LANGUAGES:
+            raise forms.ValidationError(_("Not an ISO 639-1 language code."), code="invalid")
+        return code
+
+    def clean_submitted_at(self) -> datetime:
+        value = self.cleaned_data.get("submitted_at")
+        now = timezone.now()
+        if value is None:
+            return now
+        if value > now + MAX_FUTURE:
+            raise forms.ValidationError(_("Must not be more than 5 minutes in the future."), code="future")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        extra = {key: value for key, value in self.raw.items() if key not in self.fields}
+        if len(extra) > MAX_EXTRA_KEYS:
+            self.add_error(None, _("At most %(n)d extra fields.") % {"n": MAX_EXTRA_KEYS})
+        for key, value in extra.items():
+            if problem := _text_problem(key) or _text_problem(value):
+                self.errors.setdefault(key, self.error_class()).append(problem)
+        cleaned["extra"] = extra
+        return cleaned
+
+    def lead_fields(self) -> dict:
+        """The validated values, ready for Lead(...)."""
+        data = dict(self.cleaned_data)
+        data["external_id"] = data.get("external_id") or None
+        for key in ("first_name", "last_name", "company", "job_title", "phone", "city", "industry", "region", "postal_code", "source", "message"):
+            data[key] = data.get(key) or ""
+        return data
+
+
+class ActivityForm(ApiForm):
+    """POST /api/v1/leads/<id>/activities/."""
+
+    kind = forms.ChoiceField(choices=Activity.Kind.choices)
+    at = IsoDateTimeField(required=False, help_text="Default: now; at most 5 minutes in the future.")
+    rep = forms.EmailField(required=False, help_text="The rep's e-mail; default: the lead's owner.")
+    outcome = forms.CharField(max_length=2000, required=False, strip=True)
+
+    text_fields = ("kind", "at", "rep", "outcome")
+
+    def clean_at(self) -> datetime:
+        value = self.cleaned_data.get("at")
+        now = timezone.now()
+        if value is None:
+            return now
+        if value > now + MAX_FUTURE:
+            raise forms.ValidationError(_("Must not be more than 5 minutes in the future."), code="future")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        unknown = sorted(set(self.raw) - set(self.fields))
+        for key in unknown:
+            self.errors.setdefault(key, self.error_class()).append(_("Unknown field."))
+        return cleaned

@@ -1,0 +1,75 @@
+"""Reads of the routing app: leads as the API shows them, a rep's own leads, token lookup."""
+
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from routing.models import IntakeSource, Lead
+
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def intake_source_for_token(*, raw_token: str) -> IntakeSource | None:
+    """The active source whose token this is; None for unknown or revoked tokens."""
+    from routing.services.intake import token_hash
+
+    if not raw_token or len(raw_token) > 200:
+        return None
+    source = IntakeSource.objects.filter(token_hash=token_hash(raw_token), revoked_at__isnull=True).first()
+    if source is not None:
+        now = timezone.now()
+        # One write a minute at most, not one per request.
+        if source.last_used_at is None or now - source.last_used_at > LAST_USED_PRECISION:
+            IntakeSource.objects.filter(pk=source.pk).update(last_used_at=now)
+    return source
+
+
+def lead_get(*, lead_id: int) -> Lead | None:
+    return Lead.objects.select_related("owner", "rule").filter(pk=lead_id).first()
+
+
+def leads_by_email(*, email: str | None, before_id: int | None = None) -> QuerySet[Lead]:
+    """Newest first; keyset-paginated by id."""
+    qs = Lead.objects.select_related("owner", "rule").prefetch_related("events__rep").order_by("-id")
+    if email:
+        qs = qs.filter(email__iexact=email.strip())
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    return qs
+
+
+def leads_for_rep(*, rep, include_closed: bool = False) -> QuerySet[Lead]:
+    """A rep's own leads: open ones first by deadline, then the rest newest first."""
+    qs = Lead.objects.filter(owner=rep).select_related("rule", "sla_policy")
+    if not include_closed:
+        qs = qs.filter(status=Lead.Status.ASSIGNED)
+    return qs.order_by("sla_due_at", "-received_at")
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
+    """The contract's lead representation; a preview has no id and no events."""
+    data = {
+        "id": lead.pk,
+        "status": lead.status,
+        "owner": {"name": lead.owner.name, "email": lead.owner.email} if lead.owner_id else None,
+        "rule": {"id": lead.rule.pk, "name": lead.rule.name} if lead.rule_id else None,
+        "priority": lead.priority or None,
+        "submitted_at": _iso(lead.submitted_at),
+        "received_at": _iso(lead.received_at),
+        "sla_due_at": _iso(lead.sla_due_at),
+        "first_response_at": _iso(lead.first_response_at),
+        "explanation": list(lead.explanation or []),
+    }
+    if preview:
+        del data["id"]
+        return data
+    data["events"] = [
+        {"type": event.type, "at": _iso(event.at), "rep": event.rep.email if event.rep_id else None, "detail": event.detail}
+        for event in lead.events.all()
+    ]
+    return data

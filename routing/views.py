@@ -1,0 +1,142 @@
+"""The reps' page: own leads with an SLA countdown, activities, status and out-of-office days."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from reps.models import Absence, Rep
+from routing.models import Activity, Lead
+from routing.selectors import leads_for_rep
+from routing.services.intake import ActivityRefused, activity_log
+
+
+class ActivityLogForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What"), choices=Activity.Kind.choices)
+    outcome = forms.CharField(label=gettext_lazy("Outcome"), required=False, max_length=2000)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=gettext_lazy("My status"), choices=Rep.Status.choices)
+
+
+class AbsenceForm(forms.Form):
+    starts_on = forms.DateField(label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label=gettext_lazy("Until"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=200)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("starts_on") and cleaned.get("ends_on") and cleaned["ends_on"] < cleaned["starts_on"]:
+            raise ValidationError(_("The last day cannot be before the first."))
+        return cleaned
+
+
+def _rep_or_none(user) -> Rep | None:
+    return Rep.objects.filter(user=user).first()
+
+
+def home(request):
+    if request.user.is_authenticated and request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("my-leads")
+
+
+@login_required
+def my_leads(request):
+    rep = _rep_or_none(request.user)
+    if rep is None:
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return HttpResponseForbidden(_("This page is for reps; your account is not a rep."))
+    show_all = request.GET.get("all") == "1"
+    leads = list(leads_for_rep(rep=rep, include_closed=show_all)[:200])
+    now = timezone.now()
+    for lead in leads:
+        lead.seconds_left = int((lead.sla_due_at - now).total_seconds()) if lead.sla_due_at and lead.first_response_at is None else None
+    context = {
+        "rep": rep,
+        "leads": leads,
+        "show_all": show_all,
+        "activity_form": ActivityLogForm(),
+        "status_form": StatusForm(initial={"status": rep.status}),
+        "absence_form": AbsenceForm(),
+        "absences": rep.absences.filter(ends_on__gte=timezone.localdate()),
+        "now": now,
+    }
+    return render(request, "routing/my_leads.html", context)
+
+
+@login_required
+@require_POST
+def my_lead_activity(request, lead_id: int):
+    rep = _rep_or_none(request.user)
+    if rep is None:
+        raise Http404
+    # A rep sees and works only their own leads.
+    lead = get_object_or_404(Lead, pk=lead_id, owner=rep)
+    form = ActivityLogForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose what you did."))
+        return redirect("my-leads")
+    try:
+        activity_log(lead=lead, kind=form.cleaned_data["kind"], at=timezone.now(), rep_email=rep.email, outcome=form.cleaned_data["outcome"])
+    except ActivityRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Logged for lead #%(id)s.") % {"id": lead.pk})
+    return redirect("my-leads")
+
+
+@login_required
+@require_POST
+def my_status(request):
+    from reps.services import rep_status_set
+
+    rep = _rep_or_none(request.user)
+    if rep is None:
+        raise Http404
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        rep_status_set(rep=rep, status=form.cleaned_data["status"])
+        messages.success(request, _("Status saved."))
+    return redirect("my-leads")
+
+
+@login_required
+@require_POST
+def my_absences(request):
+    from reps.services import absence_add
+
+    rep = _rep_or_none(request.user)
+    if rep is None:
+        raise Http404
+    form = AbsenceForm(request.POST)
+    if form.is_valid():
+        try:
+            absence_add(rep=rep, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Out-of-office days saved."))
+    else:
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect("my-leads")
+
+
+@login_required
+@require_POST
+def my_absence_delete(request, absence_id: int):
+    from reps.services import absence_delete
+
+    rep = _rep_or_none(request.user)
+    absence = get_object_or_404(Absence, pk=absence_id, rep=rep)
+    absence_delete(absence=absence)
+    messages.success(request, _("Out-of-office days removed."))
+    return redirect("my-leads")
