@@ -150,11 +150,11 @@ class Calendar:
             return found
         spans = []
         for opens, closes in self.ranges_on(day):
-            # fold=0: a wall time skipped in spring reads with the winter offset (so 02:30 is 03:30 CEST) and a
-            # repeated autumn hour means its first pass; either way the real length comes out right.
+            # fold=0 (PEP 495): a wall time skipped in spring reads with the winter offset, i.e. moves forward by
+            # the gap (02:30 is 03:30 CEST), and a repeated autumn hour means its first pass.
             start = datetime.combine(day, opens, self._zone).astimezone(UTC)
             end = datetime.combine(day, closes, self._zone).astimezone(UTC)
-            if end > start:  # a range lying wholly inside the spring gap does not exist that day
+            if end > start:  # e.g. 02:30-03:30 on the spring night: 02:30 moves to 03:30, nothing is left
                 spans.append((start, end))
         spans.sort()
         merged: list[Interval] = []
