@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from routing.views import dashboard
+
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="leadrouter-dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

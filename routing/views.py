@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -140,3 +140,23 @@ def my_absence_delete(request, absence_id: int):
     absence_delete(absence=absence)
     messages.success(request, _("Out-of-office days removed."))
     return redirect("my-leads")
+
+
+def dashboard(request):
+    """The manager's dashboard (wrapped by admin_view in leadrouter/urls.py: staff only)."""
+    from django.contrib import admin
+
+    from routing.metrics import dashboard as dashboard_read
+
+    if not request.user.has_perm("routing.view_lead"):
+        raise PermissionDenied
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in DASHBOARD_PERIODS else 30
+    context = {**admin.site.each_context(request), "d": dashboard_read(now=timezone.now(), days=days), "days": days, "periods": DASHBOARD_PERIODS}
+    return render(request, "admin/routing/dashboard.html", context)
+
+
+DASHBOARD_PERIODS = (1, 7, 30, 90)
