@@ -1,3 +1,4 @@
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +15,13 @@ class Channel(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    url = models.URLField(_("URL"), max_length=1000, blank=True, help_text=_("Secret: never shown in logs"))
+    url = models.URLField(
+        _("URL"),
+        max_length=1000,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=_("Secret: never shown in logs. Empty: messages go out by e-mail instead"),
+    )
     secret = models.CharField(_("secret"), max_length=500, blank=True, help_text=_("HMAC key or auth header value"))
     config = models.JSONField(_("options"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -38,6 +45,7 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("Failed")
 
     key = models.CharField(max_length=255, unique=True, help_text="lead:event:channel:recipient")
+    template = models.CharField(_("template"), max_length=100, blank=True)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
     lead = models.ForeignKey("routing.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
@@ -47,7 +55,13 @@ class OutboxMessage(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    retry_until = models.DateTimeField(
+        _("retry until"), null=True, blank=True, help_text=_("Temporary failures are retried until then; set by the first failure")
+    )
     last_error = models.TextField(_("last error"), blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    # Set when a worker claims the row (pending -> sending); the sweep recovers rows whose worker died.
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
@@ -55,6 +69,10 @@ class OutboxMessage(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("outbox message")
         verbose_name_plural = _("outbox")
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next_attempt"),
+            models.Index(fields=["status", "claimed_at"], name="outbox_status_claimed"),
+        ]
 
     def __str__(self) -> str:
         return self.key

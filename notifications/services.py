@@ -1,37 +1,437 @@
-"""Writes of the notifications app: messages go into the outbox in the caller's transaction."""
+"""Writes of the notifications app: messages go into the outbox in the caller's transaction.
+
+Nothing here talks to the network. Each message is an `OutboxMessage` row with a unique key
+(lead:event:channel:recipient), written in the transaction of the event that caused it; after commit a
+django-q2 task is enqueued to send it (`notifications.tasks.outbox_send`). If the transaction rolls back,
+neither the row nor the task exist.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
+from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, site_url
 from notifications.models import Channel, OutboxMessage
+from notifications.selectors import Route, account_for_lead, channel_default, leads_earlier, rep_routes, team_leads
 from reps.models import Rep
-from routing.models import Lead, LeadEvent, Rule
+from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, Tag, Task
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_ADDRESS = "channel"  # the recipient of a message posted to a channel itself (Slack, Teams, webhook)
+ESCALATION_KINDS = ("remind", "reassigned", "alert_team_lead", "notify_channel")
 
 
 def message_enqueue(
-    *, lead: Lead | None, event_key: str, channel: Channel | None, recipient: str, subject: str = "", body: str = "", payload: dict | None = None
+    *,
+    lead: Lead | None,
+    event_key: str,
+    channel: Channel | None,
+    recipient: str,
+    subject: str = "",
+    body: str = "",
+    payload: dict | None = None,
+    template: str = "",
 ) -> OutboxMessage | None:
-    """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing."""
+    """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing and returns None."""
     key = f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}"[:255]
     message, created = OutboxMessage.objects.get_or_create(
         key=key,
-        defaults={"lead": lead, "channel": channel, "recipient": recipient, "subject": subject, "body": body, "payload": payload or {}},
+        defaults={
+            "lead": lead,
+            "channel": channel,
+            "recipient": recipient[:254],
+            "subject": subject[:300],
+            "body": body,
+            "payload": payload or {},
+            "template": template[:100],
+        },
     )
-    return message if created else None
+    if not created:
+        return None
+    from notifications.tasks import outbox_enqueue  # tasks import the delivery code; keep services light
+
+    # Only an enqueue after commit: sending never happens inside the request, and a rollback sends nothing.
+    transaction.on_commit(partial(outbox_enqueue, message_ids=[message.pk]), robust=True)
+    return message
+
+
+def _payload(*, lead: Lead, composed: Composed, route: Route, priority: str | None, extra: dict | None = None) -> dict:
+    payload = {
+        "title": composed.subject,
+        "text": composed.body,
+        "priority": priority or "",
+        "lead_id": lead.pk,
+        "lead_url": lead_url(lead),
+        "facts": [list(fact) for fact in lead_facts(lead)],
+    }
+    if route.rep is not None:
+        payload["rep_email"] = route.rep.email
+        payload["mention"] = route.rep.slack_member_id
+    if extra:
+        payload.update(extra)
+    return payload
+
+
+def _routes_enqueue(
+    *, lead: Lead, event_key: str, routes: list[Route], composed: Composed, priority: str | None, extra: dict | None = None
+) -> list[OutboxMessage]:
+    messages = []
+    for route in routes:
+        message = message_enqueue(
+            lead=lead,
+            event_key=event_key,
+            channel=route.channel,
+            recipient=route.address,
+            subject=composed.subject,
+            body=composed.body,
+            payload=_payload(lead=lead, composed=composed, route=route, priority=priority, extra=extra),
+            template=composed.template,
+        )
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def _channel_route(channel: Channel | None, *, rep: Rep | None = None) -> list[Route]:
+    if channel is None or not channel.is_active:
+        if channel is not None:
+            logger.warning("channel %s is switched off; nothing posted to it", channel.pk)
+        return []
+    return [Route(channel=channel, address=CHANNEL_ADDRESS, rep=rep)]
+
+
+def _routes_describe(messages: list[OutboxMessage]) -> str:
+    parts = []
+    for message in messages:
+        where = message.channel.name if message.channel else "e-mail"
+        parts.append(where if message.recipient == CHANNEL_ADDRESS else f"{message.recipient} ({where})")
+    return ", ".join(parts)
+
+
+def _event_at(event: LeadEvent | None) -> datetime:
+    return event.at if event is not None and event.at else timezone.now()
+
+
+def _history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
+    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail[:2000], data=data or {})
+
+
+# ---------------------------------------------------------------------------------------------- rule actions
 
 
 @transaction.atomic
 def rule_actions_carry_out(*, lead: Lead, rule: Rule, event: LeadEvent) -> None:
-    """Carry out the matched rule's actions for a freshly routed lead."""
-    raise NotImplementedError  # owned by the notifications work (issue 5)
+    """Carry out the matched rule's actions for a freshly routed lead.
+
+    Each action runs in its own savepoint: a broken action (say, a channel deleted meanwhile) is logged in
+    the lead's history and does not cost the lead itself. Calling this twice for the same event adds nothing.
+    """
+    if rule is None:
+        return
+    for action in rule.actions.select_related("channel", "recipient_rep").order_by("position", "id"):
+        try:
+            with transaction.atomic():
+                _action_carry_out(lead=lead, action=action, event=event)
+        except Exception:
+            logger.exception("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk)
+            _history_add(
+                lead=lead,
+                type=LeadEvent.Type.ACTION,
+                at=_event_at(event),
+                detail=f"Action failed: {action.get_kind_display()} (see the server log)",
+                data={"event": event.pk if event else None, "action": action.pk, "failed": True},
+            )
+
+
+def _action_key(*, event: LeadEvent | None, action: RuleAction) -> str:
+    return f"e{event.pk if event else '-'}.a{action.pk}"
+
+
+def _action_done(*, lead: Lead, event: LeadEvent | None, action: RuleAction) -> bool:
+    """Whether this record-type action already ran for this event (the outbox key covers messages)."""
+    return LeadEvent.objects.filter(lead=lead, type=LeadEvent.Type.ACTION, data__event=event.pk if event else None, data__action=action.pk).exists()
+
+
+def _action_carry_out(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
+    K = RuleAction.Kind
+    if action.kind == K.NOTIFY:
+        _action_notify(lead=lead, action=action, event=event)
+    elif action.kind == K.EMAIL_LEAD:
+        context = {**action.config, "config": action.config, "action": action}
+        lead_autorespond(lead=lead, template=action.template, context=context, event_key=_action_key(event=event, action=action))
+    elif action.kind == K.WEBHOOK:
+        _action_webhook(lead=lead, action=action, event=event)
+    elif action.kind in (K.TASK, K.NOTE, K.TAG, K.CLOSE):
+        if not _action_done(lead=lead, event=event, action=action):
+            detail = _action_record(lead=lead, action=action, event=event)
+            _history_add(
+                lead=lead,
+                type=LeadEvent.Type.ACTION,
+                at=_event_at(event),
+                detail=detail,
+                rep=lead.owner if lead.owner_id else None,
+                data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind},
+            )
+    else:
+        logger.warning("unknown action kind %r (action %s)", action.kind, action.pk)
+
+
+def _action_recipient_routes(*, lead: Lead, action: RuleAction) -> list[Route]:
+    R = RuleAction.Recipient
+    channel = action.channel
+    group_channel = channel is not None and channel.kind != Channel.Kind.EMAIL
+    if action.recipient == R.OWNER:
+        if not lead.owner_id:
+            logger.info("lead %s has no owner: action %s notifies nobody", lead.pk, action.pk)
+            return []
+        return rep_routes(rep=lead.owner, channel=channel)
+    if action.recipient == R.REP:
+        return rep_routes(rep=action.recipient_rep, channel=channel) if action.recipient_rep_id else []
+    if action.recipient in (R.TEAM_LEAD, R.MANAGEMENT) and not (action.recipient == R.MANAGEMENT and group_channel):
+        return [route for rep in team_leads() for route in rep_routes(rep=rep, channel=channel)]
+    if group_channel:
+        return _channel_route(channel)
+    # A channel recipient on e-mail, or no channel at all: management (the team leads) by e-mail.
+    return [route for rep in team_leads() for route in rep_routes(rep=rep, channel=channel)]
+
+
+def _action_context(*, lead: Lead, action: RuleAction) -> dict:
+    def earlier() -> list[dict]:
+        return [{"lead": earlier, "url": lead_url(earlier)} for earlier in leads_earlier(lead=lead)]
+
+    # Callables: the template engine calls them only if the template uses them.
+    return lead_context(
+        lead,
+        priority=action.config.get("priority"),
+        action=action,
+        config=action.config,
+        urgent=bool(action.config.get("urgent")),
+        account=lambda: account_for_lead(lead=lead),
+        earlier_leads=earlier,
+    )
+
+
+def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
+    context = _action_context(lead=lead, action=action)
+    composed = internal_compose(action.template, context)
+    routes = _action_recipient_routes(lead=lead, action=action)
+    messages = _routes_enqueue(lead=lead, event_key=_action_key(event=event, action=action), routes=routes, composed=composed, priority=context["priority"])
+    if messages:
+        reps = {route.rep for route in routes if route.rep is not None}
+        _history_add(
+            lead=lead,
+            type=LeadEvent.Type.NOTIFICATION,
+            at=_event_at(event),
+            detail=f"Notification queued: {composed.subject} → {_routes_describe(messages)}",
+            rep=reps.pop() if len(reps) == 1 else None,
+            data={"event": event.pk if event else None, "action": action.pk, "messages": [m.pk for m in messages]},
+        )
+
+
+def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
+    context = _action_context(lead=lead, action=action)
+    composed = internal_compose(action.template, context)
+    event_name = action.template or "lead.action"
+    data = {
+        "event": event_name,
+        "lead": lead_json(lead),
+        "rule": {"id": lead.rule_id, "name": lead.rule.name} if lead.rule_id else None,
+        "options": {k: v for k, v in action.config.items() if isinstance(v, str | int | float | bool | None)},
+    }
+    messages = _routes_enqueue(
+        lead=lead,
+        event_key=_action_key(event=event, action=action),
+        routes=_channel_route(action.channel),
+        composed=composed,
+        priority=context["priority"],
+        extra={"webhook": data},
+    )
+    if messages:
+        _history_add(
+            lead=lead,
+            type=LeadEvent.Type.ACTION,
+            at=_event_at(event),
+            detail=f"Webhook queued: {event_name} → {_routes_describe(messages)}",
+            data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind, "messages": [m.pk for m in messages]},
+        )
+
+
+def lead_json(lead: Lead) -> dict:
+    """The lead as tools receive it in webhooks (the API's field names)."""
+    return {
+        "id": lead.pk,
+        "email": lead.email,
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "company": lead.company,
+        "job_title": lead.job_title,
+        "phone": lead.phone,
+        "city": lead.city,
+        "company_size": lead.company_size,
+        "industry": lead.industry,
+        "region": lead.region,
+        "postal_code": lead.postal_code,
+        "country": lead.country,
+        "language": lead.language,
+        "source": lead.source,
+        "status": lead.status,
+        "priority": lead.priority,
+        "owner": {"name": lead.owner.name, "email": lead.owner.email} if lead.owner_id else None,
+        "submitted_at": lead.submitted_at.isoformat() if lead.submitted_at else None,
+        "url": lead_url(lead),
+        "extra": lead.extra,
+    }
+
+
+def _action_record(*, lead: Lead, action: RuleAction, event: LeadEvent) -> str:
+    """The non-message actions: a task, a note, a tag, closing the lead. Returns the history line."""
+    K = RuleAction.Kind
+    at = _event_at(event)
+    if action.kind == K.TASK:
+        title = (action.text or "Follow up")[:200]
+        Task.objects.create(lead=lead, assignee=lead.owner if lead.owner_id else None, title=title, due_at=task_due(lead=lead, at=at, config=action.config))
+        return f"Task for {lead.owner or 'nobody'}: {title}"
+    if action.kind == K.NOTE:
+        text = action.text
+        if url := action.config.get("url"):
+            text = f"{text}\n{url}".strip()
+        Activity.objects.create(lead=lead, kind=Activity.Kind.NOTE, at=at, rep=None, outcome=text[:2000])
+        return f"Note added: {text[:200]}"
+    if action.kind == K.TAG:
+        name = (action.text or action.config.get("tag") or "").strip()[:64]
+        if not name:
+            return "Tag action without a tag name: nothing tagged"
+        tag, _ = Tag.objects.get_or_create(name=name)
+        lead.tags.add(tag)
+        return f"Tagged “{name}”"
+    # CLOSE: no further escalation, and the lead leaves the open queues.
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.DISQUALIFIED, sla_next_step_at=None)
+    lead.status, lead.sla_next_step_at = Lead.Status.DISQUALIFIED, None
+    return f"Closed by the rule{': ' + action.text if action.text else ''}"
+
+
+def task_due(*, lead: Lead, at: datetime, config: dict) -> datetime | None:
+    """A task's due time from the action's options: `due_minutes` (wall clock) or `due_business_minutes`
+    (the lead's business calendar when the SLA app offers one, else wall clock)."""
+    if minutes := config.get("due_business_minutes"):
+        add = _business_minutes_add()
+        if add is not None and lead.sla_policy_id:
+            try:
+                return add(calendar=lead.sla_policy.calendar, start=at, minutes=int(minutes))
+            except Exception:  # the SLA app's helper is optional here; a task without an exact due time is still a task
+                logger.exception("business-time due date failed for lead %s", lead.pk)
+        return at + timedelta(minutes=int(minutes))
+    if minutes := config.get("due_minutes"):
+        return at + timedelta(minutes=int(minutes))
+    return None
+
+
+def _business_minutes_add():
+    try:
+        from sla.selectors import business_minutes_add  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return business_minutes_add
+
+
+# ---------------------------------------------------------------------------------------------- SLA steps
 
 
 @transaction.atomic
 def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channel | None, event: LeadEvent) -> None:
-    """Tell `rep` (or `channel`) about an SLA step: kind is remind / reassigned / alert_team_lead / notify_channel."""
-    raise NotImplementedError  # owned by the notifications work (issue 5)
+    """Tell `rep` (or `channel`) about an SLA step: kind is remind / reassigned / alert_team_lead / notify_channel.
+
+    A step with a channel posts there (mentioning the rep when there is one); otherwise the rep is reached on
+    every channel kind they asked for, e-mail at least. A team-lead alert without a rep goes to every team lead.
+    """
+    if kind not in ESCALATION_KINDS:
+        logger.warning("unknown escalation kind %r for lead %s", kind, lead.pk)
+    if channel is not None and channel.kind != Channel.Kind.EMAIL:
+        routes = _channel_route(channel, rep=rep)
+    elif rep is not None:
+        routes = rep_routes(rep=rep, channel=channel, every=channel is None)
+    else:
+        routes = [route for leader in team_leads() for route in rep_routes(rep=leader, channel=channel, every=channel is None)]
+    if not routes:
+        logger.warning("SLA step %s for lead %s reaches nobody", kind, lead.pk)
+        return
+
+    context = lead_context(lead, rep=rep, kind=kind, event=event, due_at=lead.sla_due_at)
+    composed = internal_compose(kind, context)
+    event_key = f"e{event.pk}" if event is not None else f"sla.{kind}"
+    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority)
+    if messages:
+        _history_add(
+            lead=lead,
+            type=LeadEvent.Type.NOTIFICATION,
+            at=_event_at(event),
+            detail=f"{composed.subject} → {_routes_describe(messages)}",
+            rep=rep,
+            data={"event": event.pk if event else None, "kind": kind, "messages": [m.pk for m in messages]},
+        )
+
+
+# ---------------------------------------------------------------------------------------------- the lead
 
 
 @transaction.atomic
 def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str) -> None:
-    """E-mail the lead itself (after-hours notice, thank-you) in the lead's language."""
-    raise NotImplementedError  # owned by the notifications work (issue 5)
+    """E-mail the lead itself (after-hours notice, thank-you, e-books...) in the lead's language."""
+    composed = lead_compose(template, lead, lead_context(lead, **context))
+    route = Route(channel=channel_default(kind=Channel.Kind.EMAIL), address=lead.email)
+    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=[route], composed=composed, priority=lead.priority)
+    if messages:
+        _history_add(
+            lead=lead,
+            type=LeadEvent.Type.AUTORESPONSE,
+            at=timezone.now(),
+            detail=f"E-mail to the lead queued: {composed.subject}",
+            data={"template": template, "event_key": event_key, "messages": [m.pk for m in messages]},
+        )
+
+
+# ---------------------------------------------------------------------------------------------- the back office
+
+
+def outbox_resend(*, messages: QuerySet[OutboxMessage], now: datetime | None = None) -> int:
+    """The manager's "send again": failed (and waiting) messages go back to the queue now; sent ones are left
+    alone, so a message is never sent twice. Returns how many were queued."""
+    from notifications.tasks import outbox_enqueue
+
+    now = now or timezone.now()
+    ids = list(messages.filter(status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.PENDING]).values_list("pk", flat=True))
+    OutboxMessage.objects.filter(pk__in=ids, status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.PENDING]).update(
+        status=OutboxMessage.Status.PENDING, next_attempt_at=now, retry_until=None
+    )
+    transaction.on_commit(partial(outbox_enqueue, message_ids=ids), robust=True)
+    return len(ids)
+
+
+@transaction.atomic
+def channel_test_send(*, channel: Channel, requested_by: str, now: datetime | None = None) -> OutboxMessage | None:
+    """A test message to the channel, through the outbox like any other (so it shows in the outbox list)."""
+    now = now or timezone.now()
+    composed = internal_compose("channel_test", {"channel": channel, "requested_by": requested_by, "site_url": site_url()})
+    address = requested_by if channel.kind == Channel.Kind.EMAIL else CHANNEL_ADDRESS
+    if channel.kind == Channel.Kind.SMS:
+        address = channel.config.get("test_to", "")
+        if not address:
+            return None
+    payload = {"title": composed.subject, "text": composed.body, "priority": "", "facts": [], "test": True}
+    if channel.kind == Channel.Kind.WEBHOOK:
+        payload["webhook"] = {"event": "test", "text": composed.body}
+    return message_enqueue(
+        lead=None,
+        event_key=f"test.{now.strftime('%Y%m%dT%H%M%S.%f')}",
+        channel=channel,
+        recipient=address,
+        subject=composed.subject,
+        body=composed.body,
+        payload=payload,
+        template=composed.template,
+    )

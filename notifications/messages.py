@@ -1,0 +1,131 @@
+"""Message text from Django templates: the subject is the template's first non-empty line, the body the rest.
+
+Internal messages (to reps, channels, tools) live in ``notifications/templates/notifications/<name>.txt``
+and are written in English with ``{% translate %}``, rendered in ``settings.LANGUAGE_CODE``. Messages to
+the lead live in ``notifications/templates/notifications/lead/<name>.<language>.txt`` (pl and en), chosen by
+``lead.language`` with English, then Polish, as the fallback. An unknown template name falls back to a
+generic one, so a typo in an action never stops intake.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.template import Context, TemplateDoesNotExist
+from django.template.loader import select_template
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+
+from routing.models import Lead, Priority
+
+logger = logging.getLogger(__name__)
+
+GENERIC_INTERNAL = "notify"
+GENERIC_LEAD = "autoresponse"
+LEAD_LANGUAGES = ("pl", "en")
+
+
+@dataclass(frozen=True)
+class Composed:
+    subject: str
+    body: str
+    template: str  # the template file actually used
+
+
+def site_url() -> str:
+    return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def lead_url(lead: Lead) -> str:
+    """Absolute link to the lead in the back office."""
+    try:
+        path = reverse("admin:routing_lead_change", args=[lead.pk])
+    except NoReverseMatch:  # the lead admin is registered by routing; keep a working link without it
+        path = f"/admin/routing/lead/{lead.pk}/change/"
+    return site_url() + path
+
+
+def priority_label(priority: str | None) -> str:
+    if not priority:
+        return ""
+    try:
+        return str(Priority(priority).label)
+    except ValueError:
+        return priority
+
+
+def lead_facts(lead: Lead) -> list[tuple[str, str]]:
+    """The lead's main fields as (label, value) pairs for cards and webhooks; empty ones left out."""
+    facts = [
+        (translation.gettext("Name"), lead.full_name),
+        (translation.gettext("Company"), lead.company),
+        (translation.gettext("E-mail"), lead.email),
+        (translation.gettext("Phone"), lead.phone),
+        (translation.gettext("Job title"), lead.job_title),
+        (translation.gettext("Company size"), "" if lead.company_size is None else str(lead.company_size)),
+        (translation.gettext("Industry"), lead.industry),
+        (translation.gettext("Region"), ", ".join(part for part in (lead.city, lead.region, lead.postal_code) if part)),
+        (translation.gettext("Source"), lead.source),
+        (translation.gettext("Priority"), priority_label(lead.priority)),
+        (translation.gettext("Owner"), str(lead.owner) if lead.owner_id else ""),
+    ]
+    return [(label, value) for label, value in facts if value]
+
+
+def lead_context(lead: Lead, **extra) -> dict:
+    priority = extra.pop("priority", None) or lead.priority
+    return {
+        "lead": lead,
+        "lead_url": lead_url(lead),
+        "site_url": site_url(),
+        "owner": lead.owner if lead.owner_id else None,
+        "rule": lead.rule if lead.rule_id else None,
+        "priority": priority,
+        "priority_label": priority_label(priority),
+        "is_critical": priority == Priority.CRITICAL,
+        **extra,
+    }
+
+
+def _render(candidates: list[str], context: dict) -> Composed:
+    template = select_template(candidates)
+    # Plain text: no HTML escaping (the Slack/Teams formatters escape for their own markup).
+    text = template.template.render(Context(context, autoescape=False))
+    lines = text.strip().splitlines()
+    subject = lines[0].strip() if lines else ""
+    body = re.sub(r"\n\s*\n(\s*\n)+", "\n\n", "\n".join(line.rstrip() for line in lines[1:])).strip()
+    return Composed(subject=subject[:300], body=body, template=template.template.name)
+
+
+def internal_compose(name: str, context: dict) -> Composed:
+    """A message to reps, channels or tools, in the site's language."""
+    candidates = [f"notifications/{name}.txt"] if name else []
+    if name and not _exists(candidates):
+        logger.warning("notification template %r not found; the generic one was used", name)
+    with translation.override(settings.LANGUAGE_CODE):
+        return _render(candidates + [f"notifications/{GENERIC_INTERNAL}.txt"], context)
+
+
+def lead_language(lead: Lead) -> str:
+    language = (lead.language or "").lower()
+    return language if language in LEAD_LANGUAGES else "en"
+
+
+def lead_compose(name: str, lead: Lead, context: dict) -> Composed:
+    """A message to the lead, in the lead's language when we have it (else English)."""
+    language = lead_language(lead)
+    names = [name, GENERIC_LEAD] if name else [GENERIC_LEAD]
+    candidates = [f"notifications/lead/{n}.{lang}.txt" for n in names for lang in dict.fromkeys((language, "en", "pl"))]
+    if name and not _exists(candidates[:3]):
+        logger.warning("lead template %r not found; the generic one was used", name)
+    with translation.override(language):
+        return _render(candidates, context)
+
+
+def _exists(candidates: list[str]) -> bool:
+    try:
+        select_template(candidates)
+    except TemplateDoesNotExist:
+        return False
+    return True

@@ -1,0 +1,105 @@
+"""Reads of the notifications app: which channel reaches whom, what is due in the outbox."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from notifications.models import Channel, OutboxMessage
+from reps.models import Account, Rep
+from routing.models import Lead
+
+# A rep can be reached personally on these kinds; a generic webhook is a tool, not a person's inbox.
+PERSONAL_KINDS = (Channel.Kind.EMAIL, Channel.Kind.SMS, Channel.Kind.SLACK, Channel.Kind.TEAMS)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to reach one recipient: the channel (None: Django's e-mail backend) and the address on it."""
+
+    channel: Channel | None
+    address: str
+    rep: Rep | None = None
+
+
+def phone_normalise(phone: str) -> str:
+    """+48 600 100 001 -> +48600100001 (what SMS gateways expect)."""
+    return re.sub(r"[^\d+]", "", phone or "")
+
+
+def channel_default(*, kind: str) -> Channel | None:
+    """The active channel of a kind reps are reached on: the one marked "default" in its options, else the first by name."""
+    channels = list(Channel.objects.filter(kind=kind, is_active=True))
+    if not channels:
+        return None
+    return next((c for c in channels if c.config.get("default")), channels[0])
+
+
+def rep_address(*, rep: Rep, channel: Channel | None) -> str | None:
+    """The rep's address on the channel, or None when the rep cannot be reached there (an SMS without a phone)."""
+    kind = channel.kind if channel else Channel.Kind.EMAIL
+    if kind == Channel.Kind.SMS:
+        return phone_normalise(rep.phone) or None
+    return rep.email or None
+
+
+def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False) -> list[Route]:
+    """How to reach the rep, respecting the rep's own "notify me via" list, with e-mail as the floor.
+
+    With `channel` (a rule's action chose one): that channel if the rep accepts its kind and can be reached
+    on it, else the first of the rep's own kinds that works, else e-mail. With `every` (SLA reminders):
+    every kind the rep asked for that works, else e-mail.
+    """
+    wanted = [kind for kind in (rep.notify_via or []) if kind in PERSONAL_KINDS]
+    candidates: list[Channel | None] = []
+    if channel is not None and channel.is_active and (not wanted or channel.kind in wanted):
+        candidates.append(channel)
+    for kind in wanted:
+        if kind == Channel.Kind.EMAIL:
+            candidates.append(channel_default(kind=kind))  # None: Django's e-mail backend, no channel needed
+        elif default := channel_default(kind=kind):
+            candidates.append(default)
+
+    routes: list[Route] = []
+    seen: set[tuple[int | None, str]] = set()
+    for candidate in candidates:
+        address = rep_address(rep=rep, channel=candidate)
+        if not address or (candidate.pk if candidate else None, address) in seen:
+            continue
+        seen.add((candidate.pk if candidate else None, address))
+        routes.append(Route(channel=candidate, address=address, rep=rep))
+        if not every:
+            break
+    if not routes and rep.email:
+        routes.append(Route(channel=channel_default(kind=Channel.Kind.EMAIL), address=rep.email, rep=rep))
+    return routes
+
+
+def team_leads() -> list[Rep]:
+    return list(Rep.objects.filter(is_team_lead=True, is_active=True).order_by("name", "pk"))
+
+
+def account_for_lead(*, lead: Lead) -> Account | None:
+    if not lead.email_domain:
+        return None
+    return Account.objects.filter(domains__domain=lead.email_domain).select_related("manager").first()
+
+
+def leads_earlier(*, lead: Lead, limit: int = 10) -> list[Lead]:
+    """Earlier leads with the same e-mail address, newest first (for the repeat-lead notice)."""
+    qs = Lead.objects.filter(email__iexact=lead.email).exclude(pk=lead.pk).select_related("owner")
+    if lead.received_at:
+        qs = qs.filter(Q(received_at__lt=lead.received_at) | Q(received_at=lead.received_at, pk__lt=lead.pk))
+    return list(qs.order_by("-received_at", "-pk")[:limit])
+
+
+def outbox_due_ids(*, now: datetime, grace: timedelta, limit: int = 500) -> list[int]:
+    """Pending messages the sweep should hand to a worker: retries whose time has come, and fresh rows
+    whose after-commit task never ran (older than `grace`)."""
+    return list(
+        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - grace))
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
