@@ -316,27 +316,18 @@ def _action_record(*, lead: Lead, action: RuleAction, event: LeadEvent) -> str:
 
 
 def task_due(*, lead: Lead, at: datetime, config: dict) -> datetime | None:
-    """A task's due time from the action's options: `due_minutes` (wall clock) or `due_business_minutes`
-    (the lead's business calendar when the SLA app offers one, else wall clock)."""
+    """A task's due time from the action's options: `due_business_minutes` on the lead's business calendar
+    (wall-clock minutes when the lead has no SLA policy), or `due_minutes` of wall clock."""
     if minutes := config.get("due_business_minutes"):
-        add = _business_minutes_add()
-        if add is not None and lead.sla_policy_id:
-            try:
-                return add(calendar=lead.sla_policy.calendar, start=at, minutes=int(minutes))
-            except Exception:  # the SLA app's helper is optional here; a task without an exact due time is still a task
-                logger.exception("business-time due date failed for lead %s", lead.pk)
+        if lead.sla_policy_id:
+            from sla import calendar as business_time
+            from sla.selectors import calendar_for
+
+            return business_time.add_business_minutes(calendar_for(lead.sla_policy), at, int(minutes))
         return at + timedelta(minutes=int(minutes))
     if minutes := config.get("due_minutes"):
         return at + timedelta(minutes=int(minutes))
     return None
-
-
-def _business_minutes_add():
-    try:
-        from sla.selectors import business_minutes_add  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return business_minutes_add
 
 
 # ---------------------------------------------------------------------------------------------- SLA steps
