@@ -1,0 +1,248 @@
+"""CSV files as Polish offices produce them, and the small parsers the CSV import and the routing config share.
+
+Reading: UTF-8 with or without BOM, else Windows-1250 (Excel's "CSV" on a Polish Windows); `;`, `,` or tab
+between cells, whichever the header line uses. Writing: UTF-8 with a BOM (so Excel shows "ś" as "ś"), `,`
+between cells, list cells joined with `;` (../shared/spec/api.md).
+
+Line numbers are the ones a spreadsheet shows: the header is line 1, the first data row line 2. Blank rows are
+kept in the dataset (and skipped by the resources) so that row N of the dataset is always line N + 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import re
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import tablib
+from django.utils.translation import gettext as _
+from import_export.formats.base_formats import CSV
+
+from leadrouter.text import format_postal_code, postal_code_number
+
+LIST_SEPARATOR = ";"
+_DELIMITERS = (";", ",", "\t")
+_RANGE = re.compile(r"^\s*(\d{2}\s*-?\s*\d{3})\s*(?:[-–—]\s*(\d{2}\s*-?\s*\d{3}))?\s*$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))+$")
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be read (not text, empty, no header): nothing to report per line."""
+
+
+# ---------------------------------------------------------------------------------------------- reading files
+
+
+def csv_text_decode(raw: bytes) -> str:
+    """Bytes to text: UTF-16 if it says so, UTF-8 (a BOM is dropped), else Windows-1250."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1250")
+    except UnicodeDecodeError as e:
+        raise CsvFileError(_("The file is not a text CSV file (neither UTF-8 nor Windows-1250).")) from e
+
+
+def csv_delimiter_sniff(text: str) -> str:
+    """The separator the header line uses most: `;`, `,` or tab (`,` when the header has one column)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: 0 for d in _DELIMITERS}
+    quoted = False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+@dataclass
+class CsvTable:
+    headers: list[str]
+    rows: list[list[str]]  # every row exactly as long as `headers`
+    overlong: dict[int, int]  # row index -> how many cells the row really had (more than the header)
+    delimiter: str
+
+
+def csv_table_read(raw: bytes) -> CsvTable:
+    """Decode, sniff and split a CSV file; headers are trimmed and lower-cased, short rows padded with ""."""
+    text = csv_text_decode(raw)
+    if not text.strip():
+        raise CsvFileError(_("The file is empty."))
+    delimiter = csv_delimiter_sniff(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        records = list(reader)
+    except csv.Error as e:
+        raise CsvFileError(_("The file is not a valid CSV file: %(error)s.") % {"error": e}) from e
+    # Leading blank lines before the header are not data.
+    while records and not any(cell.strip() for cell in records[0]):
+        records.pop(0)
+    headers = [cell.strip().lower() for cell in records[0]]
+    while headers and not headers[-1]:
+        headers.pop()  # Excel sometimes leaves trailing empty header cells
+    width = len(headers)
+    rows: list[list[str]] = []
+    overlong: dict[int, int] = {}
+    for index, record in enumerate(records[1:]):
+        extra = record[width:]
+        if any(cell.strip() for cell in extra):
+            overlong[index] = width + len(extra)
+        cells = record[:width]
+        rows.append(cells + [""] * (width - len(cells)))
+    # Trailing blank rows are not data either (many editors end the file with one).
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    return CsvTable(headers=headers, rows=rows, overlong=overlong, delimiter=delimiter)
+
+
+def csv_dataset_read(raw: bytes) -> tablib.Dataset:
+    """A tablib dataset for django-import-export; `dataset.overlong` carries rows with too many cells."""
+    table = csv_table_read(raw)
+    dataset = tablib.Dataset(*[tuple(row) for row in table.rows], headers=table.headers)
+    dataset.overlong = table.overlong
+    return dataset
+
+
+def csv_dataset_write(dataset: tablib.Dataset) -> bytes:
+    """UTF-8 with BOM, comma-separated, CRLF: what Excel opens with the Polish letters intact."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=",", lineterminator="\r\n")
+    writer.writerow(dataset.headers)
+    for row in dataset:
+        writer.writerow(["" if cell is None else str(cell) for cell in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+class SpreadsheetCsv(CSV):
+    """The admin's CSV format: the same reading and writing as the import_csv / export_csv commands."""
+
+    def get_title(self):
+        return "csv"
+
+    def is_binary(self):
+        return True  # we get bytes and detect the encoding ourselves
+
+    def get_read_mode(self):
+        return "rb"
+
+    def get_extension(self):
+        return "csv"
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, str):
+            in_stream = in_stream.encode("utf-8")
+        return csv_dataset_read(in_stream)
+
+    def export_data(self, dataset, **kwargs):
+        return csv_dataset_write(dataset)
+
+
+# ---------------------------------------------------------------------------------------------- cells
+
+
+def list_cell_split(cell: object, *, separators: str = LIST_SEPARATOR) -> list[str]:
+    """ "Śląskie; Opolskie;;" -> ["Śląskie", "Opolskie"]: trimmed, empties dropped, order kept."""
+    if cell is None:
+        return []
+    text = str(cell)
+    for sep in separators[1:]:
+        text = text.replace(sep, separators[0])
+    return [part.strip() for part in text.split(separators[0]) if part.strip()]
+
+
+def list_cell_join(values: Iterable[object]) -> str:
+    return LIST_SEPARATOR.join(str(v) for v in values)
+
+
+def postal_range_parse(text: str) -> tuple[int, int]:
+    """ "40-000-44-999" -> (40000, 44999); "47-100" -> (47100, 47100). ValueError with a manager's message."""
+    m = _RANGE.match(text)
+    if not m:
+        raise ValueError(
+            _("“%(value)s” is not a postal code or a range of them (write 47-100 or 40-000-44-999).") % {"value": text}
+        )
+    start = postal_code_number(m.group(1))
+    end = postal_code_number(m.group(2)) if m.group(2) else start
+    if end < start:
+        raise ValueError(_("The range “%(value)s” ends before it starts.") % {"value": text})
+    return start, end
+
+
+def postal_ranges_parse(cell: object) -> tuple[list[tuple[int, int]], list[str]]:
+    """A `;`-separated cell of codes and ranges: (sorted unique ranges, error messages)."""
+    ranges: set[tuple[int, int]] = set()
+    errors: list[str] = []
+    for part in list_cell_split(cell):
+        try:
+            ranges.add(postal_range_parse(part))
+        except ValueError as e:
+            errors.append(str(e))
+    return sorted(ranges), errors
+
+
+def postal_range_format(start: int, end: int) -> str:
+    if start == end:
+        return format_postal_code(start)
+    return f"{format_postal_code(start)}-{format_postal_code(end)}"
+
+
+def postal_ranges_format(ranges: Iterable[tuple[int, int]]) -> str:
+    return list_cell_join(postal_range_format(s, e) for s, e in sorted(ranges))
+
+
+def domain_normalise(text: object) -> str:
+    """ " @Gmail.com " -> "gmail.com"."""
+    return str(text or "").strip().lstrip("@").strip().lower().rstrip(".")
+
+
+def domain_is_valid(domain: str) -> bool:
+    return bool(_DOMAIN.match(domain)) and not domain.replace(".", "").isdigit()
+
+
+# ---------------------------------------------------------------------------------------------- overlaps
+
+
+@dataclass(frozen=True)
+class OwnedRange:
+    start: int
+    end: int
+    owner: Hashable  # ("rep", id) / ("pool", id), or e-mail / pool name
+    ref: Hashable  # who to blame: a row number, a territory name...
+
+
+def range_conflicts(ranges: Iterable[OwnedRange], *, limit_per_range: int = 3) -> list[tuple[OwnedRange, OwnedRange]]:
+    """Pairs of overlapping ranges with different owners, each pair once as (earlier start, later start).
+
+    A sweep over ranges sorted by start with a heap of the still-open ones: O(n log n) when the owners agree,
+    which is the normal case of a 30 000-row file.
+    """
+    ordered = sorted(ranges, key=lambda r: (r.start, r.end))
+    open_heap: list[tuple[int, int, OwnedRange]] = []
+    open_owners: dict[Hashable, int] = {}
+    conflicts: list[tuple[OwnedRange, OwnedRange]] = []
+    for i, current in enumerate(ordered):
+        while open_heap and open_heap[0][0] < current.start:
+            _end, _i, closed = heapq.heappop(open_heap)
+            open_owners[closed.owner] -= 1
+            if not open_owners[closed.owner]:
+                del open_owners[closed.owner]
+        if any(owner != current.owner for owner in open_owners):
+            found = 0
+            for _end, _i, other in sorted(open_heap, key=lambda item: item[1]):
+                if other.owner != current.owner:
+                    conflicts.append((other, current))
+                    found += 1
+                    if found >= limit_per_range:
+                        break
+        heapq.heappush(open_heap, (current.end, i, current))
+        open_owners[current.owner] = open_owners.get(current.owner, 0) + 1
+    return conflicts
