@@ -123,8 +123,11 @@ def opening_label(*, opens_at: datetime, now: datetime, language: str) -> str:
     local_now = now.astimezone(opens_at.tzinfo)
     with translation.override(language):
         if (opens_at.date() - local_now.date()).days < 7:
-            return formats.date_format(opens_at, "l H:i")
-        return formats.date_format(opens_at, "l j E, H:i" if language == "pl" else "l j F, H:i")
+            label = formats.date_format(opens_at, "l H:i")
+        else:
+            label = formats.date_format(opens_at, "l j E, H:i" if language == "pl" else "l j F, H:i")
+    # Django's Polish calendar names are capitalised ("Poniedziałek"); mid-sentence Polish writes them in lower case.
+    return label.lower() if language == "pl" else label
 
 
 def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | None = None) -> SlaTerms | None:
