@@ -32,7 +32,7 @@ class Command(BaseCommand):
         except CsvFileError as e:
             raise CommandError(_("%(file)s: %(error)s") % {"file": file, "error": e}) from e
 
-        resource = RESOURCES[kind]()
+        resource = RESOURCES[kind](diff=False)
         result = resource.import_data(dataset, dry_run=dry_run, raise_errors=False)
 
         if result.has_errors() or result.has_validation_errors():
