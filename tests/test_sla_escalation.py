@@ -477,13 +477,33 @@ def test_the_task_the_schedule_runs_is_the_sweep(take_in):
 
 
 def test_every_minute_schedule_exists_once_and_stays_single_after_migrating_again(db):
+    # The migration made it; a transactional test elsewhere may have flushed it, so ensure it here too.
+    migration = importlib.import_module("sla.migrations.0002_sla_tick_schedule")
+    migration.schedule_ensure(django_apps, None)
+    migration.schedule_ensure(django_apps, None)
     (schedule,) = Schedule.objects.filter(name=SCHEDULE_NAME)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (SCHEDULE_FUNC, Schedule.MINUTES, 1, -1)
-    migration = importlib.import_module("sla.migrations.0002_sla_tick_schedule")
+
     Schedule.objects.create(name=SCHEDULE_NAME, func=SCHEDULE_FUNC, schedule_type=Schedule.HOURLY)  # a stray copy
-    Schedule.objects.filter(pk=schedule.pk).update(minutes=5)
-    migration.schedule_ensure(django_apps, None)
+    Schedule.objects.filter(pk=schedule.pk).update(minutes=5)  # and an edited original
     migration.schedule_ensure(django_apps, None)
     (again,) = Schedule.objects.filter(name=SCHEDULE_NAME)
     assert again.pk == schedule.pk
     assert (again.schedule_type, again.minutes) == (Schedule.MINUTES, 1)
+
+
+def test_migrating_a_fresh_database_again_and_again_leaves_one_schedule(tmp_path):
+    env = {"DEBUG": "1", "PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}"}
+
+    def manage(*args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    count = ["shell", "-c", f"from django_q.models import Schedule; print(Schedule.objects.filter(func={SCHEDULE_FUNC!r}).count())"]
+    manage("migrate", "--noinput")
+    assert manage(*count).split()[-1] == "1"
+    manage("migrate", "--noinput")  # the next deploy
+    manage("migrate", "sla", "0001", "--noinput")  # rolled back and forward again
+    manage("migrate", "--noinput")
+    assert manage(*count).split()[-1] == "1"
