@@ -9,6 +9,7 @@ urllib3 puts the URL path (a Slack webhook's secret) into them.
 import hashlib
 import hmac
 import json
+import logging
 import re
 import smtplib
 import time
@@ -34,6 +35,7 @@ SMS_MAX_LENGTH = 459  # three concatenated GSM-7 segments
 SECRET_OPTION = re.compile(r"token|secret|password|passwd|key|auth|signature", re.IGNORECASE)
 URL_PATH = re.compile(r"(https?://[^/\s'\"<>]+)/[^\s'\"<>]*", re.IGNORECASE)
 URLLIB3_URL = re.compile(r"(url: )\S+")
+REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ (HTTP/[\d.]+)"')
 TRANSIENT_HTTP = {408, 425, 429}
 
 
@@ -71,7 +73,20 @@ def redact(text: str, secrets: list[str] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, REDACTED)
     text = URL_PATH.sub(lambda m: f"{m.group(1)}/{REDACTED}", text)
+    text = REQUEST_LINE.sub(lambda m: f'"{m.group(1)} {REDACTED} {m.group(2)}"', text)
     return URLLIB3_URL.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+
+
+class UrlRedactingFilter(logging.Filter):
+    """urllib3 logs every request line at DEBUG, path included, and a webhook's path is its secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging system's business, not ours
+            return True
+        record.msg, record.args = redact(message), ()
+        return True
 
 
 def deliver(message: OutboxMessage) -> int | None:

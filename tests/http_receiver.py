@@ -6,7 +6,7 @@
         assert receiver.requests[0].json()["text"] == "..."
 
 `receiver.respond(status)` changes the answer (500, 404...), `receiver.hang(seconds)` makes it accept the
-request and answer only after that long (a client's read timeout fires first), `receiver.stop()` takes it
+request and answer only after that long (a client's read timeout fires first), `receiver.slow(seconds)` answers late but within timeouts, `receiver.stop()` takes it
 down (connections refused: the port is kept, `start()` brings it back on the same port).
 Only loopback: the server binds 127.0.0.1 and nothing else.
 """
@@ -50,6 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
             receiver._hanging.wait(hang)
             self.close_connection = True
             return
+        if receiver._delay:
+            time.sleep(receiver._delay)
         status, answer = receiver._status, receiver._body
         receiver._record(RecordedRequest(self.command, self.path, dict(self.headers.items()), body), answered=200 <= status < 300)
         payload = answer.encode("utf-8")
@@ -85,6 +87,7 @@ class HttpReceiver:
         self._status = 200
         self._body = "ok"
         self._hang_seconds = 0.0
+        self._delay = 0.0
         self._hanging = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -127,6 +130,10 @@ class HttpReceiver:
     def hang(self, seconds: float = 5.0) -> None:
         self._hang_seconds = seconds
 
+    def slow(self, seconds: float) -> None:
+        """Answer normally, but only after `seconds` (shorter than the client's read timeout)."""
+        self._delay = seconds
+
     # -- records
     def _record(self, request: RecordedRequest, *, answered: bool) -> None:
         with self._lock:
@@ -149,3 +156,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+try:  # the `receiver` fixture, for test modules that import it by name
+    import pytest
+
+    @pytest.fixture
+    def receiver():
+        """A recording HTTP server on 127.0.0.1 for the test's duration."""
+        with HttpReceiver() as server:
+            yield server
+
+except ImportError:  # pragma: no cover - used outside pytest
+    pass
