@@ -104,9 +104,7 @@ def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[in
             lines.append(_("%(pool)s: %(rep)s skipped: %(reason)s") % {"pool": pool.name, "rep": rep.name, "reason": unavailable[rep.pk]})
             continue
         if rep.daily_cap is not None and loads.get(rep.pk, 0) >= rep.daily_cap:
-            lines.append(
-                _("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap}
-            )
+            lines.append(_("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap})
             continue
         weight = membership.effective_weight
         if weight <= 0:
@@ -120,9 +118,7 @@ def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[in
         rep = chosen.rep
         if not preview and not _load_add(rep=rep, day=day, cap=rep.daily_cap):
             # Capped meanwhile through another pool: skip and pick again.
-            lines.append(
-                _("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap}
-            )
+            lines.append(_("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap})
             candidates = [c for c in candidates if c[0].pk != chosen.pk]
             continue
         if not preview:

@@ -4,13 +4,14 @@ trail of every edit, and the "Test a lead" page (a preview that stores nothing).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from adminsortable2.admin import SortableAdminMixin
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -145,6 +146,24 @@ class RuleActionInline(admin.StackedInline):
 # Rule admin
 
 
+class StaleRuleFilter(admin.SimpleListFilter):
+    """For the quarterly review: rules that have not matched a lead for a while."""
+
+    title = _("last hit")
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("90", _("No hit in 90 days")), ("never", _("Never hit"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "never":
+            return queryset.filter(last_hit_at__isnull=True)
+        if self.value() == "90":
+            cutoff = timezone.now() - timedelta(days=90)
+            return queryset.filter(Q(last_hit_at__isnull=True) | Q(last_hit_at__lt=cutoff))
+        return queryset
+
+
 class _RuleAdminBase(admin.ModelAdmin):
     # adminsortable2's change list extends this one (its `base_change_list_template` is ours).
     change_list_template = "admin/routing/rule_change_list.html"
@@ -161,7 +180,7 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
     inlines = [RuleConditionInline, RuleActionInline]
     list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "hits", "last_hit_at", "updated_at"]
     list_display_links = ["name"]
-    list_filter = ["is_active", "target"]
+    list_filter = ["is_active", "target", StaleRuleFilter]
     search_fields = ["name"]
     list_per_page = 500  # the whole table on one page: drag and drop works across all of it
     readonly_fields = ["hits", "last_hit_at", "updated_at"]
@@ -315,7 +334,7 @@ class TestLeadForm(forms.Form):
         except ValueError as exc:
             raise ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
         if not isinstance(value, dict):
-            raise ValidationError(_("Give a JSON object, e.g. {\"budget\": 50000}."))
+            raise ValidationError(_('Give a JSON object, e.g. {"budget": 50000}.'))
         return value
 
     def clean_country(self):

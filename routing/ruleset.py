@@ -150,9 +150,7 @@ def lead_facts(lead: Lead) -> LeadFacts:
         domain_list_ids=rep_selectors.domain_lists_for(domain=domain),
         account=rep_selectors.account_for_domain(domain=domain),
         repeat=lead_repeat(lead),
-        territory=rep_selectors.territory_for(
-            region_key=lead.region_key or "", city_key=lead.city_key or "", postal_code_num=lead.postal_code_num
-        ),
+        territory=rep_selectors.territory_for(region_key=lead.region_key or "", city_key=lead.city_key or "", postal_code_num=lead.postal_code_num),
     )
 
 

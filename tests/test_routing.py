@@ -6,6 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from reps.models import Absence, OnDutyOverride, Pool, PostalRange, Rep, RepDayLoad, Territory, TerritoryCity
 from reps.services import absence_add, rep_status_set
@@ -367,3 +370,35 @@ def test_absence_validation(kasia):
     with pytest.raises(ValidationError):
         absence_add(rep=kasia, starts_on=date(2026, 11, 20), ends_on=date(2026, 11, 19))
     assert not Absence.objects.exists()
+
+
+# Properties: any lead gets exactly one outcome ------------------------------------------------------
+
+_words = st.one_of(st.text(max_size=30), st.sampled_from(["", "Śląskie", "slaskie", "AWARIA", "Praktykant", "E-commerce", "de", "40-000", "44-999"]))
+_domains = st.sampled_from(["gmail.com", "hutastal.example", "bigbank.example", "firma.example", "x.pl"])
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    local=st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+    domain=_domains,
+    job_title=_words,
+    message=_words,
+    region=_words,
+    city=_words,
+    postal_code=st.one_of(_words, st.from_regex(r"\d{2}-\d{3}", fullmatch=True)),
+    industry=_words,
+    source=st.sampled_from(["", "demo_request", "webinar", "newsletter", "contact_form"]),
+    language=st.sampled_from(["pl", "de", "en"]),
+    company_size=st.one_of(st.none(), st.integers(0, 10**6)),
+    extra=st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=3),
+)
+def test_any_lead_previews_to_exactly_one_outcome(demo, local, domain, **fields):
+    lead = preview(email=f"{local}@{domain}", **fields)
+    if lead.status == Lead.Status.ASSIGNED:
+        assert lead.owner is not None and not lead.needs_attention
+    elif lead.status == Lead.Status.DISQUALIFIED:
+        assert lead.owner is None and lead.rule.target == Rule.Target.NOBODY
+    else:
+        assert lead.status == Lead.Status.UNASSIGNED and lead.owner is None and lead.needs_attention
+    assert lead.explanation and all(isinstance(line, str) for line in lead.explanation)

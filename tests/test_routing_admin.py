@@ -178,3 +178,16 @@ def test_domain_list_condition_is_accepted(manager_client, anna):
     response = add_rule(manager_client, name="VIP 2", target_rep=anna.pk, conditions=[{"field": "", "operator": "in_domain_list", "domain_list": vip.pk}])
     assert response.status_code == 302
     assert RuleCondition.objects.get(rule__name="VIP 2").domain_list == vip
+
+
+def test_stale_rule_filter_lists_rules_without_recent_hits(manager_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Rule.objects.filter(name__startswith="Demo request").update(hits=3, last_hit_at=timezone.now() - timedelta(days=1))
+    Rule.objects.filter(name__startswith="Webinar").update(hits=1, last_hit_at=timezone.now() - timedelta(days=200))
+    html = manager_client.get(reverse("admin:routing_rule_changelist") + "?stale=90").content.decode()
+    assert "Webinar → Juniors pool" in html and "Demo request → Demo pool" not in html
+    html = manager_client.get(reverse("admin:routing_rule_changelist") + "?stale=never").content.decode()
+    assert "Webinar → Juniors pool" not in html and "German form → Jan" in html

@@ -57,7 +57,7 @@ class _Router:
             self.out.lines.append(_("Nobody is on duty on %(day)s: the lead goes to the fallback pool.") % {"day": self.day.isoformat()})
             self.fallback_pool()
             return
-        duty_reason = _("the same rep") if duty.pk == rep.pk else reps_unavailable(reps=[duty], on=self.day).get(duty.pk)
+        duty_reason = reason if duty.pk == rep.pk else reps_unavailable(reps=[duty], on=self.day).get(duty.pk)
         if duty_reason:
             self.out.lines.append(
                 _("The on-duty rep %(rep)s is %(reason)s too: the lead goes to the fallback pool.") % {"rep": duty.name, "reason": duty_reason}
@@ -173,9 +173,7 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
     else:
         lead.assigned_at = None
         lead.system_delay_seconds = None
-    lead.save(
-        update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "assigned_at", "system_delay_seconds"]
-    )
+    lead.save(update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "assigned_at", "system_delay_seconds"])
     if out.rule is not None:
         # F(): concurrent leads matching the same rule must not lose counts. update() leaves updated_at alone,
         # so a hit does not invalidate the compiled rule set.
