@@ -13,6 +13,7 @@ from functools import partial
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, site_url
 from notifications.models import Channel, OutboxMessage
@@ -108,7 +109,7 @@ def _channel_route(channel: Channel | None, *, rep: Rep | None = None) -> list[R
 def _routes_describe(messages: list[OutboxMessage]) -> str:
     parts = []
     for message in messages:
-        where = message.channel.name if message.channel else "e-mail"
+        where = message.channel.name if message.channel else _("e-mail")
         parts.append(where if message.recipient == CHANNEL_ADDRESS else f"{message.recipient} ({where})")
     return ", ".join(parts)
 
@@ -143,7 +144,7 @@ def rule_actions_carry_out(*, lead: Lead, rule: Rule, event: LeadEvent) -> None:
                 lead=lead,
                 type=LeadEvent.Type.ACTION,
                 at=_event_at(event),
-                detail=f"Action failed: {action.get_kind_display()} (see the server log)",
+                detail=_("Action failed: %(action)s (see the server log)") % {"action": action.get_kind_display()},
                 data={"event": event.pk if event else None, "action": action.pk, "failed": True},
             )
 
@@ -227,7 +228,7 @@ def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
             lead=lead,
             type=LeadEvent.Type.NOTIFICATION,
             at=_event_at(event),
-            detail=f"Notification queued: {composed.subject} → {_routes_describe(messages)}",
+            detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=reps.pop() if len(reps) == 1 else None,
             data={"event": event.pk if event else None, "action": action.pk, "messages": [m.pk for m in messages]},
         )
@@ -256,7 +257,7 @@ def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None
             lead=lead,
             type=LeadEvent.Type.ACTION,
             at=_event_at(event),
-            detail=f"Webhook queued: {event_name} → {_routes_describe(messages)}",
+            detail=_("Webhook queued: %(event)s → %(to)s") % {"event": event_name, "to": _routes_describe(messages)},
             data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind, "messages": [m.pk for m in messages]},
         )
 
@@ -295,24 +296,24 @@ def _action_record(*, lead: Lead, action: RuleAction, event: LeadEvent) -> str:
     if action.kind == K.TASK:
         title = (action.text or "Follow up")[:200]
         Task.objects.create(lead=lead, assignee=lead.owner if lead.owner_id else None, title=title, due_at=task_due(lead=lead, at=at, config=action.config))
-        return f"Task for {lead.owner or 'nobody'}: {title}"
+        return _("Task for %(rep)s: %(title)s") % {"rep": lead.owner or _("nobody"), "title": title}
     if action.kind == K.NOTE:
         text = action.text
         if url := action.config.get("url"):
             text = f"{text}\n{url}".strip()
         Activity.objects.create(lead=lead, kind=Activity.Kind.NOTE, at=at, rep=None, outcome=text[:2000])
-        return f"Note added: {text[:200]}"
+        return _("Note added: %(text)s") % {"text": text[:200]}
     if action.kind == K.TAG:
         name = (action.text or action.config.get("tag") or "").strip()[:64]
         if not name:
-            return "Tag action without a tag name: nothing tagged"
-        tag, _ = Tag.objects.get_or_create(name=name)
+            return _("Tag action without a tag name: nothing tagged")
+        tag, _created = Tag.objects.get_or_create(name=name)
         lead.tags.add(tag)
-        return f"Tagged “{name}”"
+        return _("Tagged “%(tag)s”") % {"tag": name}
     # CLOSE: no further escalation, and the lead leaves the open queues.
     Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.DISQUALIFIED, sla_next_step_at=None)
     lead.status, lead.sla_next_step_at = Lead.Status.DISQUALIFIED, None
-    return f"Closed by the rule{': ' + action.text if action.text else ''}"
+    return _("Closed by the rule: %(reason)s") % {"reason": action.text} if action.text else _("Closed by the rule")
 
 
 def task_due(*, lead: Lead, at: datetime, config: dict) -> datetime | None:
@@ -361,7 +362,7 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
             lead=lead,
             type=LeadEvent.Type.NOTIFICATION,
             at=_event_at(event),
-            detail=f"{composed.subject} → {_routes_describe(messages)}",
+            detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=rep,
             data={"event": event.pk if event else None, "kind": kind, "messages": [m.pk for m in messages]},
         )
@@ -381,7 +382,7 @@ def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str
             lead=lead,
             type=LeadEvent.Type.AUTORESPONSE,
             at=timezone.now(),
-            detail=f"E-mail to the lead queued: {composed.subject}",
+            detail=_("E-mail to the lead queued: %(subject)s") % {"subject": composed.subject},
             data={"template": template, "event_key": event_key, "messages": [m.pk for m in messages]},
         )
 

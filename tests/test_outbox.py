@@ -436,3 +436,28 @@ def test_many_workers_and_sweeps_racing_over_many_messages_send_each_once(receiv
     assert sum(outcome == "sent" for outcomes in results for outcome in outcomes) == 10
     assert sorted(r.json()["n"] for r in receiver.requests) == list(range(10))
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxMessage.Status.SENT}
+
+
+@pytest.mark.django_db
+def test_awaria_intake_is_not_slowed_by_a_hanging_slack_and_the_red_alert_follows(demo, api, receiver, settings, django_capture_on_commit_callbacks):  # noqa: F811
+    settings.NOTIFICATIONS_HTTP_TIMEOUT = (1.0, 3.0)  # were the send in the request, it would cost 3 s
+    Channel.objects.filter(name="Slack #sales-alerts").update(url=receiver.url(SECRET_PATH))
+    receiver.hang(10)
+    lead = {"email": "serwis@zaklad.example", "first_name": "Piotr", "company": "Zakład", "message": "Awaria linii produkcyjnej!"}
+
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/leads/", lead, content_type="application/json")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 201, response.content
+    assert elapsed < 1.5
+    assert receiver.requests == []
+    alert = OutboxMessage.objects.get(lead_id=response.json()["id"], channel__name="Slack #sales-alerts")
+    assert OrmQ.objects.filter(key__isnull=False).exists()
+
+    receiver.respond(200)  # the worker's turn: Slack answers now
+    assert outbox_send(alert.pk) == "sent"
+    body = receiver.answered[0].json()
+    assert body["attachments"][0]["color"] == "#D00000"
+    assert "Zakład" in body["text"]
