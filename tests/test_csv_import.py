@@ -366,3 +366,104 @@ def test_each_kind_of_bad_domain_row_is_reported(demo, tmp_path, rows, message):
 def test_region_keys_match_the_way_leads_are_normalised(demo):
     run_import("territories", DATA / "territories_good.csv")
     assert Territory.objects.get(name="Małopolska").regions.get().key == fold("MAŁOPOLSKIE ")
+
+
+# ---------------------------------------------------------------------------------------------- the admin
+
+
+@pytest.fixture
+def manager_client(demo, client):
+    client.login(username="manager", password="demo")
+    return client
+
+
+def admin_upload(client, path: Path, url: str):
+    with open(path, "rb") as f:
+        return client.post(url, {"import_file": f, "format": "0"})
+
+
+def test_every_reps_admin_page_opens_for_the_sales_manager(manager_client, kasia):
+    for name in ["rep", "absence", "pool", "territory", "account", "domainlist"]:
+        assert manager_client.get(f"/admin/reps/{name}/").status_code == 200, name
+        assert manager_client.get(f"/admin/reps/{name}/add/").status_code == 200, name
+    for name, obj in [("rep", kasia), ("territory", Territory.objects.get()), ("pool", kasia.memberships.first().pool)]:
+        assert manager_client.get(f"/admin/reps/{name}/{obj.pk}/change/").status_code == 200, name
+
+
+def test_admin_import_previews_then_imports_on_confirm(manager_client):
+    response = admin_upload(manager_client, DATA / "territories_good.csv", "/admin/reps/territory/import/")
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert not result.has_errors() and not result.has_validation_errors()
+    assert [row.import_type for row in result.valid_rows()] == ["update", "new", "new"]
+    assert "Katowice" in "".join(result.valid_rows()[0].diff)  # the diff shows the cities Śląsk gains
+    assert not Territory.objects.filter(name="Małopolska").exists()  # the preview saved nothing
+
+    confirm = response.context["confirm_form"]
+    response = manager_client.post("/admin/reps/territory/process_import/", {**confirm.initial})
+    assert response.status_code == 302
+    assert Territory.objects.get(name="Małopolska").owner_pool.name == "Demo"
+
+
+def test_admin_import_lists_every_bad_row_by_line_and_offers_no_confirm(manager_client):
+    response = admin_upload(manager_client, DATA / "territories_three_bad_rows.csv", "/admin/reps/territory/import/")
+    result = response.context["result"]
+    assert [row.number for row in result.invalid_rows] == [3, 4, 5]
+    assert "confirm_form" not in response.context
+    assert "nikt@techpol.example" in response.content.decode()
+    assert not Territory.objects.filter(name="Małopolska").exists()
+
+
+def test_admin_import_of_a_wrong_header_shows_no_traceback(manager_client, tmp_path):
+    path = write(tmp_path, "name,owner\nX,Demo\n")
+    page = admin_upload(manager_client, path, "/admin/reps/territory/import/").content.decode()
+    assert "no column" in page and "Traceback" not in page
+
+
+def test_admin_export_is_the_commands_csv(manager_client, tmp_path):
+    columns = ["name", "owner", "regions", "cities", "postal_codes"]
+    response = manager_client.post("/admin/reps/territory/export/", {"format": "0", "resource": "0", **{f"territoryresource_{c}": "on" for c in columns}})
+    if response.status_code != 200 or not response.content.startswith(b"\xef\xbb\xbf"):
+        pytest.fail(f"export failed: {response.status_code} {response.content[:300]!r}")
+    call_command("export_csv", "territories", str(tmp_path / "t.csv"), stdout=StringIO())
+    assert response.content == (tmp_path / "t.csv").read_bytes()
+
+
+def test_admin_territory_form_fills_keys_and_accepts_postal_codes_as_typed(manager_client, marek):
+    data = {
+        "name": "Opolszczyzna",
+        "owner_rep": marek.pk,
+        "owner_pool": "",
+        **inline_management("regions", 1),
+        "regions-0-name": "OPOLSKIE",
+        **inline_management("cities", 0),
+        **inline_management("postal_ranges", 1),
+        "postal_ranges-0-start": "45-000",
+        "postal_ranges-0-end": "",
+    }
+    response = manager_client.post("/admin/reps/territory/add/", data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    territory = Territory.objects.get(name="Opolszczyzna")
+    assert territory.regions.get().key == "opolskie"
+    assert list(territory.postal_ranges.values_list("start", "end")) == [(45000, 45000)]
+
+
+def test_admin_territory_form_refuses_a_range_of_another_owner(manager_client, marek):
+    data = {
+        "name": "Zagłębie",
+        "owner_rep": marek.pk,
+        "owner_pool": "",
+        **inline_management("regions", 0),
+        **inline_management("cities", 0),
+        **inline_management("postal_ranges", 1),
+        "postal_ranges-0-start": "41-200",
+        "postal_ranges-0-end": "41-299",
+    }
+    response = manager_client.post("/admin/reps/territory/add/", data)
+    assert response.status_code == 200
+    assert "overlaps 40-000-44-999 of the territory “Śląsk”" in response.content.decode()
+    assert not Territory.objects.filter(name="Zagłębie").exists()
+
+
+def inline_management(prefix: str, total: int) -> dict:
+    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}

@@ -1,0 +1,349 @@
+"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists.
+
+Territories, reps, accounts and domain lists have CSV import (upload -> preview with the diff -> confirm) and
+export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources.py). The on-duty rota
+is registered by the SLA app's admin.
+"""
+
+from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportModelAdmin
+
+from leadrouter.text import fold, format_postal_code, postal_code_number
+from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise, postal_range_format
+from reps.models import (
+    Absence,
+    Account,
+    AccountDomain,
+    DomainList,
+    DomainListEntry,
+    Pool,
+    PoolMembership,
+    PostalRange,
+    Rep,
+    Territory,
+    TerritoryCity,
+    TerritoryRegion,
+)
+from reps.resources import AccountResource, DomainResource, RepResource, TerritoryResource, import_result_lines
+
+# ---------------------------------------------------------------------------------------------- CSV import/export
+
+
+class CsvImportExportAdmin(ImportExportModelAdmin):
+    """CSV only (UTF-8 or Windows-1250, `;` or `,`), all or nothing, errors by spreadsheet line."""
+
+    formats = [SpreadsheetCsv]
+    import_template_name = "admin/reps/csv_import.html"
+    skip_admin_log = True  # one log entry per row of a 30 000-row file is noise, not an audit trail
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, CsvFileError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def process_result(self, result, request):
+        # The confirm step imports again; if the data changed meanwhile and a row now fails, nothing was saved.
+        if result.has_errors() or result.has_validation_errors():
+            for line in import_result_lines(result)[:50]:
+                messages.error(request, line)
+            messages.error(request, _("Nothing was imported: fix the rows above and upload the file again."))
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import", current_app=self.admin_site.name))
+        return super().process_result(result, request)
+
+
+# ---------------------------------------------------------------------------------------------- reps
+
+
+class AbsenceInline(admin.TabularInline):
+    model = Absence
+    extra = 0
+    fields = ["starts_on", "ends_on", "reason"]
+
+
+class PoolMembershipOfRepInline(admin.TabularInline):
+    model = PoolMembership
+    extra = 0
+    fields = ["pool", "position", "weight"]
+    verbose_name = _("pool")
+    verbose_name_plural = _("pools")
+
+
+@admin.register(Rep)
+class RepAdmin(CsvImportExportAdmin):
+    resource_classes = [RepResource]
+    list_display = ["name", "email", "status", "pool_list", "weight", "daily_cap", "languages", "is_team_lead", "is_active"]
+    list_filter = ["status", "is_active", "is_team_lead", "memberships__pool"]
+    search_fields = ["name", "email", "user__username", "phone"]
+    list_editable = ["status"]
+    raw_id_fields = ["user"]
+    inlines = [AbsenceInline, PoolMembershipOfRepInline]
+    fieldsets = [
+        (None, {"fields": ["user", "name", "email", "phone", "slack_member_id", "languages"]}),
+        (_("Routing"), {"fields": ["status", "is_active", "weight", "daily_cap", "is_team_lead", "notify_via"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships__pool")
+
+    @admin.display(description=_("pools"))
+    def pool_list(self, rep):
+        return ", ".join(m.pool.name for m in rep.memberships.all())
+
+
+@admin.register(Absence)
+class AbsenceAdmin(admin.ModelAdmin):
+    list_display = ["rep", "starts_on", "ends_on", "reason"]
+    list_filter = ["rep", "starts_on"]
+    search_fields = ["rep__name", "rep__email", "reason"]
+    date_hierarchy = "starts_on"
+    autocomplete_fields = ["rep"]
+
+
+# ---------------------------------------------------------------------------------------------- pools
+
+
+class PoolMembershipInline(SortableTabularInline):
+    """Members in round-robin order: drag to reorder."""
+
+    model = PoolMembership
+    extra = 0
+    fields = ["rep", "weight"]
+    autocomplete_fields = ["rep"]
+
+
+@admin.register(Pool)
+class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
+    list_display = ["name", "member_count", "fallback_rep", "is_fallback"]
+    list_filter = ["is_fallback"]
+    search_fields = ["name", "memberships__rep__name"]
+    autocomplete_fields = ["fallback_rep"]
+    fields = ["name", "fallback_rep", "is_fallback"]
+    inlines = [PoolMembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships", distinct=True))
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def member_count(self, pool):
+        return pool.member_count
+
+    def save_model(self, request, obj, form, change):
+        if obj.is_fallback:
+            # Only one pool can be the fallback: taking the flag moves it here.
+            Pool.objects.exclude(pk=obj.pk).filter(is_fallback=True).update(is_fallback=False)
+        super().save_model(request, obj, form, change)
+
+
+# ---------------------------------------------------------------------------------------------- territories
+
+
+class KeyedNameForm(forms.ModelForm):
+    """Regions and cities: the routing matches on fold(name), filled here."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("name"):
+            self.instance.key = fold(cleaned["name"])
+        return cleaned
+
+
+class TerritoryRegionInline(admin.TabularInline):
+    model = TerritoryRegion
+    form = KeyedNameForm
+    fields = ["name"]
+    extra = 0
+
+
+class TerritoryCityInline(admin.TabularInline):
+    model = TerritoryCity
+    form = KeyedNameForm
+    fields = ["name"]
+    extra = 0
+
+
+class PostalCodeField(forms.CharField):
+    """A Polish postal code typed as 40-000 (or 40000), stored as the number 40000."""
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return format_postal_code(value)
+        return value
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        number = postal_code_number(value)
+        if number is None:
+            raise ValidationError(_("Write a postal code as 40-000."), code="invalid")
+        return number
+
+
+class PostalRangeForm(forms.ModelForm):
+    start = PostalCodeField(label=_("from"), widget=forms.TextInput(attrs={"size": 8}))
+    end = PostalCodeField(label=_("to"), widget=forms.TextInput(attrs={"size": 8}), required=False, help_text=_("Empty: just the one code"))
+
+    class Meta:
+        model = PostalRange
+        fields = ["start", "end"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start is not None and end is None:
+            cleaned["end"] = end = start
+            self.instance.end = start
+        if start is not None and end is not None and end < start:
+            raise ValidationError(_("The range ends before it starts."))
+        return cleaned
+
+
+class PostalRangeFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """A postal code must lead to one owner: no overlap with another owner's territory."""
+        super().clean()
+        territory = self.instance
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE") or form.cleaned_data.get("start") is None:
+                continue
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            clashes = (
+                PostalRange.objects.filter(start__lte=end, end__gte=start)
+                .exclude(territory_id=territory.pk)
+                .exclude(Q(territory__owner_rep_id=territory.owner_rep_id) & Q(territory__owner_pool_id=territory.owner_pool_id))
+                .select_related("territory")[:3]
+            )
+            for clash in clashes:
+                form.add_error(
+                    None,
+                    _("%(range)s overlaps %(other)s of the territory “%(territory)s”, which has another owner (%(owner)s).")
+                    % {
+                        "range": postal_range_format(start, end),
+                        "other": postal_range_format(clash.start, clash.end),
+                        "territory": clash.territory.name,
+                        "owner": clash.territory.owner_label,
+                    },
+                )
+
+
+class PostalRangeInline(admin.TabularInline):
+    model = PostalRange
+    form = PostalRangeForm
+    formset = PostalRangeFormSet
+    extra = 0
+
+
+class TerritoryForm(forms.ModelForm):
+    class Meta:
+        model = Territory
+        fields = ["name", "owner_rep", "owner_pool"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("owner_rep")) == bool(cleaned.get("owner_pool")):
+            raise ValidationError(_("Choose one owner: a rep or a pool."))
+        return cleaned
+
+
+@admin.register(Territory)
+class TerritoryAdmin(CsvImportExportAdmin):
+    resource_classes = [TerritoryResource]
+    form = TerritoryForm
+    list_display = ["name", "owner_label", "region_list", "postal_code_list"]
+    list_filter = ["owner_rep", "owner_pool"]
+    search_fields = ["name", "regions__name", "cities__name"]
+    autocomplete_fields = ["owner_rep", "owner_pool"]
+    inlines = [TerritoryRegionInline, TerritoryCityInline, PostalRangeInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner_rep", "owner_pool").prefetch_related("regions", "postal_ranges")
+
+    @admin.display(description=_("owner"))
+    def owner_label(self, territory):
+        return territory.owner_label
+
+    @admin.display(description=_("regions"))
+    def region_list(self, territory):
+        return ", ".join(r.name for r in territory.regions.all())
+
+    @admin.display(description=_("postal codes"))
+    def postal_code_list(self, territory):
+        return ", ".join(str(p) for p in sorted(territory.postal_ranges.all(), key=lambda p: p.start))
+
+
+# ---------------------------------------------------------------------------------------------- accounts
+
+
+class DomainForm(forms.ModelForm):
+    """Domains as the routing compares them: lower-case, no "@"."""
+
+    def clean_domain(self):
+        domain = domain_normalise(self.cleaned_data["domain"])
+        if not domain_is_valid(domain):
+            raise ValidationError(_("Write a domain such as firma.pl."))
+        return domain
+
+
+class AccountDomainInline(admin.TabularInline):
+    model = AccountDomain
+    form = DomainForm
+    extra = 0
+
+
+@admin.register(Account)
+class AccountAdmin(CsvImportExportAdmin):
+    resource_classes = [AccountResource]
+    list_display = ["name", "manager", "domain_list"]
+    list_filter = ["manager"]
+    search_fields = ["name", "domains__domain", "manager__name"]
+    autocomplete_fields = ["manager"]
+    inlines = [AccountDomainInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("manager").prefetch_related("domains")
+
+    @admin.display(description=_("domains"))
+    def domain_list(self, account):
+        return ", ".join(d.domain for d in account.domains.all())
+
+
+# ---------------------------------------------------------------------------------------------- domain lists
+
+
+class DomainListEntryInline(admin.TabularInline):
+    model = DomainListEntry
+    form = DomainForm
+    extra = 0
+
+
+@admin.register(DomainList)
+class DomainListAdmin(CsvImportExportAdmin):
+    """The CSV has one row per domain (list,domain); importing adds domains, and creates unknown lists as custom."""
+
+    resource_classes = [DomainResource]
+    list_display = ["name", "kind", "entry_count"]
+    list_filter = ["kind"]
+    search_fields = ["name", "entries__domain"]
+    inlines = [DomainListEntryInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(entry_count=Count("entries", distinct=True))
+
+    @admin.display(description=_("domains"), ordering="entry_count")
+    def entry_count(self, domain_list):
+        return domain_list.entry_count
