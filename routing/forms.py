@@ -107,7 +107,7 @@ class ApiForm(forms.Form):
         self.type_errors: dict[str, list[str]] = {}
         cleaned_input = {}
         for key, value in data.items():
-            if key in self.fields:
+            if key in self.base_fields:
                 if value is not None and key in self.text_fields and not isinstance(value, str):
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         value = str(value)  # Zapier and friends send numbers for phone or postal code
