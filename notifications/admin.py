@@ -13,6 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from notifications.delivery import DeliveryError, sms_request
 from notifications.models import Channel, OutboxMessage
 from notifications.services import channel_test_send, outbox_resend
 
@@ -71,6 +72,16 @@ class ChannelForm(forms.ModelForm):
                 cleaned[name] = ""
             elif not cleaned.get(name) and self.instance.pk:
                 cleaned[name] = getattr(self.instance, name)  # empty field: keep what is stored
+        config = cleaned.get("config")
+        if config is not None and not isinstance(config, dict):
+            self.add_error("config", _("Options must be a JSON object, e.g. {}."))
+        elif cleaned.get("kind") == Channel.Kind.SMS and config is not None:
+            # Try the gateway request on a sample message, so a broken template fails here, not at 3 a.m.
+            sample = Channel(name="sample", kind=Channel.Kind.SMS, url=cleaned.get("url") or "https://gateway.example/", config=config)
+            try:
+                sms_request(OutboxMessage(key="sample", channel=sample, recipient="+48600100100", payload={"title": 'Sample "text"'}))
+            except DeliveryError as error:
+                self.add_error("config", error.reason)
         return cleaned
 
 

@@ -92,6 +92,8 @@ class UrlRedactingFilter(logging.Filter):
 def deliver(message: OutboxMessage) -> int | None:
     """Send the message once; returns the HTTP status (None for e-mail). Raises DeliveryError."""
     channel = message.channel
+    if channel is not None and not channel.is_active:
+        raise DeliveryError("the channel is switched off", permanent=True)
     if channel is None or channel.kind == Channel.Kind.EMAIL:
         return email_send(message)
     if not channel.url:

@@ -521,3 +521,25 @@ def test_outbox_admin_lists_messages_with_status_and_error(manager_client, carry
 
     assert OutboxMessage.objects.get(lead=lead).status == OutboxMessage.Status.FAILED
     assert "HTTP 404" in page and "+48600100001" in page
+
+
+def test_channel_admin_refuses_an_sms_template_that_does_not_give_json(manager_client, demo):
+    channel = Channel.objects.get(name="SMS gateway")
+    url = reverse("admin:notifications_channel_change", args=[channel.pk])
+    config = json.dumps({"method": "POST", "body_template": '{"to": {{ to }}, "text": "{{ text }}"}'})
+
+    response = manager_client.post(url, {"name": channel.name, "kind": "sms", "config": config, "is_active": "on"})
+
+    assert response.status_code == 200
+    assert "does not give valid JSON" in response.content.decode()
+
+
+def test_message_for_a_channel_switched_off_after_queueing_is_not_sent(carry_out, piotr, wired):
+    from notifications.tasks import outbox_send
+
+    Channel.objects.filter(name="Slack #sales-alerts").update(is_active=False)
+    lead = LeadFactory(owner=piotr)
+    message = OutboxMessage.objects.create(key="k", lead=lead, channel=Channel.objects.get(name="Slack #sales-alerts"), recipient="channel")
+
+    assert outbox_send(message.pk) == "failed"
+    assert wired.requests == []
