@@ -3,7 +3,7 @@
 import functools
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import JsonResponse as DjangoJsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +15,14 @@ from routing.selectors import intake_source_for_token, lead_get, lead_representa
 from routing.services.intake import ActivityRefused, activity_log, lead_create, lead_normalise
 
 PAGE_SIZE = 50
+
+
+class JsonResponse(DjangoJsonResponse):
+    """UTF-8 JSON as people read it: "Śląskie", not "\\u015al\\u0105skie"."""
+
+    def __init__(self, data, **kwargs):
+        kwargs.setdefault("json_dumps_params", {"ensure_ascii": False})
+        super().__init__(data, **kwargs)
 
 
 def errors(status: int, **fields: list[str]) -> JsonResponse:
@@ -127,9 +135,8 @@ def lead_detail(request, lead_id: int):
 @api_view("POST")
 def route_preview(request):
     """What would happen to this lead now: nothing is stored, no round-robin pointer moves."""
-    from sla.selectors import lead_sla_terms
-
     from routing.services.assignment import lead_preview
+    from sla.selectors import lead_sla_terms
 
     form, failure = _intake_form(request)
     if failure:
@@ -181,7 +188,7 @@ def activities(request, lead_id: int):
 def openapi(request):
     from routing.openapi import openapi_document
 
-    return JsonResponse(openapi_document(base_url=request.build_absolute_uri("/")), json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(openapi_document(base_url=request.build_absolute_uri("/")))
 
 
 def not_found(request, *args, **kwargs):

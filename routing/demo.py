@@ -7,7 +7,6 @@ leaves one copy.
 from datetime import time
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from leadrouter.text import fold
@@ -26,6 +25,7 @@ from reps.models import (
     TerritoryRegion,
 )
 from routing.models import Rule, RuleAction, RuleCondition
+from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 DOMAIN = "techpol.example"
@@ -149,19 +149,6 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
     _rules_load(reps=reps, pools=pools, lists=lists, channels=channels)
     _sla_load(reps=reps, channels=channels)
     return reps
-
-
-def sales_manager_group_sync() -> Group:
-    """The "Sales manager" group: exactly the permissions needed to run routing."""
-    group, _ = Group.objects.get_or_create(name=SALES_MANAGER_GROUP)
-    perms = []
-    for app_label, only in SALES_MANAGER_MODELS.items():
-        qs = Permission.objects.filter(content_type__app_label=app_label)
-        if only is not None:
-            qs = qs.filter(content_type__model__in=only, codename__startswith="view_")
-        perms.extend(qs)
-    group.permissions.set(perms)
-    return group
 
 
 def _rule(position: int, name: str, target: str, *, conditions, actions, match="all", rep=None, pool=None) -> Rule:
