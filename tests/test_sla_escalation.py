@@ -507,3 +507,13 @@ def test_migrating_a_fresh_database_again_and_again_leaves_one_schedule(tmp_path
     manage("migrate", "sla", "0001", "--noinput")  # rolled back and forward again
     manage("migrate", "--noinput")
     assert manage(*count).split()[-1] == "1"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("pl", "poniedziałek 4 stycznia, 08:00"), ("en", "Monday 4 January, 08:00")],
+)
+def test_an_opening_a_week_or_more_away_is_named_with_its_date(language, expected):
+    from sla.selectors import opening_label
+
+    assert opening_label(opens_at=at(2027, 1, 4, 8, 0), now=at(2026, 12, 24, 10, 0), language=language) == expected
