@@ -134,6 +134,7 @@ class PlannedResource(resources.ModelResource):
         self.load_current()
         self.planned = {}
         overlong = getattr(dataset, "overlong", {})
+        missing = [c for c in self.columns if c not in (dataset.headers or [])]
         plans = []
         for index, cells in enumerate(dataset):
             raw = {h: ("" if v is None else str(v)).strip() for h, v in zip(dataset.headers, cells, strict=False)}
@@ -148,6 +149,11 @@ class PlannedResource(resources.ModelResource):
                 plan.blank = True
                 plan.changed = False
             else:
+                if missing:
+                    # A column the file leaves out keeps its current value (a new object gets the default).
+                    current = self.existing_instance(raw)
+                    cells = self.current_cells(current) if current is not None else {}
+                    raw = {**{c: cells.get(c, "") for c in missing}, **raw}
                 self.plan_row(plan, raw)
             self.planned[index + 1] = plan
             plans.append(plan)
@@ -463,7 +469,9 @@ def _whole_number(plan: PlannedRow, column: str, cell: str, *, default, maximum:
 
 
 class RepResource(PlannedResource):
-    """username,name,email,phone,pools,weight,daily_cap,languages — creates missing users (never staff)."""
+    """username,name,email,phone,pools,weight,daily_cap,languages — creates missing users (never staff) and pools.
+
+    Only username, name and email are required columns; a column the file leaves out keeps its current value."""
 
     columns = ("username", "name", "email", "phone", "pools", "weight", "daily_cap", "languages")
     required_columns = ("username", "name", "email")
@@ -494,14 +502,16 @@ class RepResource(PlannedResource):
         self.username_of = {u.id: u.username for u in self.users.values()}
         self.pools_by_name = {p.name.casefold(): p for p in Pool.objects.only("id", "name")}
         self.pools_by_id = {p.id: p for p in self.pools_by_name.values()}
+        self.new_pools: dict[str, Pool] = {}
         self.pools_of = defaultdict(list)
         self.max_position = defaultdict(lambda: -1)
         for rep_id, pool_id, position in PoolMembership.objects.values_list("rep_id", "pool_id", "position"):
             self.pools_of[rep_id].append(pool_id)
             self.max_position[pool_id] = max(self.max_position[pool_id], position)
 
-    def _pools_cell(self, pool_ids) -> str:
-        return list_cell_join(sorted((self.pools_by_id[p].name for p in pool_ids), key=str.casefold))
+    @staticmethod
+    def _pools_cell(pools) -> str:
+        return list_cell_join(sorted((p.name for p in pools), key=str.casefold))
 
     def current_cells(self, rep):
         return {
@@ -509,7 +519,7 @@ class RepResource(PlannedResource):
             "name": rep.name,
             "email": rep.email,
             "phone": rep.phone,
-            "pools": self._pools_cell(self.pools_of.get(rep.id, [])),
+            "pools": self._pools_cell(self.pools_by_id[p] for p in self.pools_of.get(rep.id, [])),
             "weight": str(rep.weight),
             "daily_cap": "" if rep.daily_cap is None else str(rep.daily_cap),
             "languages": list_cell_join(rep.language_list),
@@ -547,10 +557,10 @@ class RepResource(PlannedResource):
 
         pools = []
         for pool_name in list_cell_split(raw.get("pools", "")):
-            pool = self.pools_by_name.get(pool_name.casefold())
-            if pool is None:
-                plan.error("pools", _("There is no pool named “%(name)s” (add it under Pools first).") % {"name": pool_name})
-            elif pool not in pools:
+            _length_check(plan, "pools", pool_name, 100)
+            key = pool_name.casefold()
+            pool = self.pools_by_name.get(key) or self.new_pools.setdefault(key, Pool(name=pool_name))
+            if pool not in pools:
                 pools.append(pool)
         weight = _whole_number(plan, "weight", raw.get("weight", ""), default=1, maximum=32767)
         daily_cap = _whole_number(plan, "daily_cap", raw.get("daily_cap", ""), default=None, maximum=2_147_483_647)
@@ -579,7 +589,7 @@ class RepResource(PlannedResource):
             "name": name,
             "email": email,
             "phone": phone,
-            "pools": self._pools_cell(p.id for p in pools),
+            "pools": self._pools_cell(pools),
             "weight": str(weight),
             "daily_cap": "" if daily_cap is None else str(daily_cap),
             "languages": list_cell_join(languages),
@@ -649,11 +659,13 @@ class RepResource(PlannedResource):
             [r for r, _plan in updated], ["name", "email", "phone", "weight", "daily_cap", "languages"], batch_size=BATCH
         )
 
-        # Pool memberships: exactly the pools listed; a rep joining a pool goes to its end.
+        # Pool memberships: exactly the pools listed; a rep joining a pool goes to its end. Pools the file names
+        # and the database lacks are created (plain round robin), as the preview and the command's summary say.
+        Pool.objects.bulk_create(list(self.new_pools.values()))
         drop, add = [], []
         for rep, plan in created + updated:
             wanted = [p.id for p in plan.values["pools"]]
-            current = self.pools_of.get(rep.id, []) if rep.id in self.pools_of else []
+            current = self.pools_of.get(rep.id, [])
             drop.extend((rep.id, pool_id) for pool_id in current if pool_id not in wanted)
             for pool_id in wanted:
                 if pool_id not in current:

@@ -283,7 +283,6 @@ def test_an_existing_user_without_a_rep_becomes_a_rep_and_keeps_their_staff_flag
         ("nowy,Nowy,not-an-email,,,1,,pl", "email", "is not a valid e-mail address"),
         ("nowy,Nowy,nowy@techpol.example,,,1,-5,pl", "daily_cap", "“-5” is not a whole number from 0"),
         ("nowy,Nowy,nowy@techpol.example,,,abc,,pl", "weight", "“abc” is not a whole number"),
-        ("nowy,Nowy,nowy@techpol.example,,Seniors,1,,pl", "pools", "There is no pool named “Seniors”"),
         ("nowy,Nowy,nowy@techpol.example,,,1,,polski", "languages", "“polski” is not a two-letter language code"),
         ("nowy,Nowy,kasia@techpol.example,,,1,,pl", "email", "is already the e-mail of the rep kasia"),
         ("no wy,Nowy,nowy@techpol.example,,,1,,pl", "username", "is not a valid username"),
@@ -296,6 +295,20 @@ def test_each_kind_of_bad_rep_row_is_reported(demo, tmp_path, row, column, messa
     assert problems.startswith(f"Line 2, {column}: "), problems
     assert message in problems
     assert not get_user_model().objects.filter(username="nowy").exists()
+
+
+def test_a_pool_the_database_lacks_is_created_and_named_in_the_summary(demo, tmp_path):
+    path = write(tmp_path, "username,name,email,phone,pools,weight,daily_cap,languages\nnowy,Nowy Rep,nowy@techpol.example,,Seniors;Demo,1,,pl\n")
+    out, _err = run_import("reps", path)
+    assert "New pools: Seniors." in out
+    assert sorted(PoolMembership.objects.filter(rep__email="nowy@techpol.example").values_list("pool__name", "position")) == [("Demo", 3), ("Seniors", 0)]
+
+
+def test_columns_left_out_of_a_reps_file_keep_their_values(demo, tmp_path):
+    run_import("reps", write(tmp_path, "username,name,email\nmarek,Marek Z.,marek@techpol.example\n"))
+    marek = Rep.objects.get(user__username="marek")
+    assert marek.name == "Marek Z." and marek.languages == "pl,en" and marek.phone == "+48 600 100 003"
+    assert sorted(marek.memberships.values_list("pool__name", flat=True)) == ["Demo", "Juniors"]
 
 
 def test_rep_emails_swapped_in_the_file_are_not_reported_as_duplicates_of_themselves(demo, tmp_path):

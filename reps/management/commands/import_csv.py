@@ -58,6 +58,9 @@ class Command(BaseCommand):
         new_lists = getattr(resource, "new_lists", None)
         if new_lists:
             summary += " " + _("New domain lists (kind: custom): %(names)s.") % {"names": ", ".join(sorted(dl.name for dl in new_lists.values()))}
+        new_pools = getattr(resource, "new_pools", None)
+        if new_pools:
+            summary += " " + _("New pools: %(names)s.") % {"names": ", ".join(sorted(p.name for p in new_pools.values()))}
         if dry_run:
             summary += " " + _("Dry run: nothing was saved.")
         self.stdout.write(summary)
