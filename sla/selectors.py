@@ -5,6 +5,7 @@ Nothing here writes, so the preview (an unsaved lead) uses the same code as inta
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from sla.models import BusinessCalendar, EscalationStep, PolicyCondition, SlaPol
 AFTER_HOURS_TEMPLATE = "after_hours"
 LEAD_LANGUAGES = ("pl", "en")  # languages we write to leads in; anything else gets English
 DUE_SOON = timedelta(minutes=15)
+
+logger = logging.getLogger(__name__)
 
 # Built calendars by their data: an edit makes a new key (so nothing stale is ever used, in any process), and
 # an unchanged calendar keeps its warm per-day cache across leads and sweeps.
@@ -141,19 +144,27 @@ def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | Non
     policy, lines = policy_for(lead=lead, policies=policies)
     if policy is None:
         return None
-    cal = calendar_for(policy)
     start = lead.submitted_at or now
-    due_at = next_step_at = None
-    if policy.response_minutes is not None:
-        due_at = bt.add_business_minutes(cal, start, policy.response_minutes)
-        steps = list(policy.steps.all())
-        if steps and lead.first_response_at is None:
-            next_step_at = bt.add_business_minutes(cal, start, min(step.after_minutes for step in steps))
+    try:
+        cal = calendar_for(policy)
+        due_at = next_step_at = None
+        if policy.response_minutes is not None:
+            due_at = bt.add_business_minutes(cal, start, policy.response_minutes)
+            steps = list(policy.steps.all())
+            if steps and lead.first_response_at is None:
+                next_step_at = bt.add_business_minutes(cal, start, min(step.after_minutes for step in steps))
+        after_hours = not bt.is_open(cal, now)
+        opens_at = bt.next_opening(cal, now) if after_hours else None
+    except ValueError as exc:
+        # A calendar that cannot work (no opening hours at all, a time zone gone from the system) must not cost
+        # the lead: it gets its policy and priority without a deadline, and the problem is logged loudly.
+        logger.error("SLA calendar %r of policy %r cannot be used: %s", policy.calendar.name, policy.name, exc)
+        lines.append(_("the calendar “%(calendar)s” cannot be used: %(error)s") % {"calendar": policy.calendar.name, "error": exc})
+        return SlaTerms(policy=policy, priority=policy.priority, due_at=None, next_step_at=None, explanation=tuple(lines))
 
-    context: dict = {"policy": policy.name, "due_at": due_at, "after_hours": False}
-    if not bt.is_open(cal, now):
-        opens_at = bt.next_opening(cal, now)
-        context.update(after_hours=True, opens_at=opens_at, opens_label=opening_label(opens_at=opens_at, now=now, language=_lead_language(lead)))
+    context: dict = {"policy": policy.name, "due_at": due_at, "after_hours": after_hours}
+    if after_hours:
+        context.update(opens_at=opens_at, opens_label=opening_label(opens_at=opens_at, now=now, language=_lead_language(lead)))
     autoresponse = None
     if policy.autoresponse_template:
         autoresponse = Autoresponse(template=policy.autoresponse_template, context=context, event_key=f"sla.{policy.autoresponse_template}")
@@ -166,7 +177,7 @@ def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | Non
 
 def lead_sla_state(*, lead: Lead, now: datetime) -> str:
     """"breached" (no first response by the deadline, or a late one), "due_soon" (within 15 minutes),
-    "running", "met", or "" (no clock). The same test as `leads_sla_state`, for one lead."""
+    "running", "met", or "" (no clock). The same test as `sla_state_q`, for one lead."""
     if lead.sla_due_at is None:
         return ""
     if lead.first_response_at is not None:

@@ -65,12 +65,15 @@ def lead_sla_start(*, lead: Lead, now: datetime) -> None:
 
 def _calendar_of(lead: Lead) -> bt.Calendar | None:
     """The lead's policy calendar; for a lead without one (never had a clock) the first business calendar."""
-    if lead.sla_policy_id is not None:
-        policy = SlaPolicy.objects.select_related("calendar").filter(pk=lead.sla_policy_id).first()
-        if policy is not None:
-            return calendar_for(policy)
-    calendar = BusinessCalendar.objects.order_by("id").first()
-    return calendar_build(calendar) if calendar is not None else None
+    policy = SlaPolicy.objects.select_related("calendar").filter(pk=lead.sla_policy_id).first() if lead.sla_policy_id else None
+    calendar = policy.calendar if policy is not None else BusinessCalendar.objects.order_by("id").first()
+    if calendar is None:
+        return None
+    try:
+        return calendar_build(calendar)
+    except ValueError as exc:
+        logger.error("SLA calendar %r cannot be used: %s", calendar.name, exc)
+        return None
 
 
 @transaction.atomic

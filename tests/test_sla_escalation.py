@@ -517,3 +517,17 @@ def test_an_opening_a_week_or_more_away_is_named_with_its_date(language, expecte
     from sla.selectors import opening_label
 
     assert opening_label(opens_at=at(2027, 1, 4, 8, 0), now=at(2026, 12, 24, 10, 0), language=language) == expected
+
+
+def test_a_calendar_without_opening_hours_costs_the_lead_nothing_but_its_deadline(take_in, caplog):
+    from sla.models import OpeningHours
+
+    OpeningHours.objects.all().delete()  # a manager's mistake: the office never opens
+    lead = take_in(TUESDAY_10, source="demo_request")
+    assert lead.owner is not None and lead.priority == "critical"
+    assert (lead.sla_due_at, lead.sla_next_step_at) == (None, None)
+    assert "cannot be used" in caplog.text
+    lead_sla_stop(lead=lead, at=at(2026, 11, 17, 10, 10))
+    lead.refresh_from_db()
+    # Measuring still works: no business time passes in a calendar that never opens.
+    assert (lead.rep_delay_seconds, lead.rep_delay_business_minutes) == (600, 0)
