@@ -531,3 +531,50 @@ def test_a_calendar_without_opening_hours_costs_the_lead_nothing_but_its_deadlin
     lead.refresh_from_db()
     # Measuring still works: no business time passes in a calendar that never opens.
     assert (lead.rep_delay_seconds, lead.rep_delay_business_minutes) == (600, 0)
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+
+def test_done_when_through_the_api_and_the_command(demo, api, kasia, anna):
+    """The issue's promise: a demo request sent at 10:00 on a working Tuesday is due at 10:15, reminds at 10:15,
+    moves to another Demo rep at 10:30 and alerts Anna at 11:30; the same lead sent on Friday evening waits for Monday."""
+    import json
+
+    def post(when: datetime, email: str) -> dict:
+        body = {"email": email, "source": "demo_request", "submitted_at": when.isoformat(), "language": "en"}
+        with time_machine.travel(when, tick=False):
+            response = api.post("/api/v1/leads/", data=json.dumps(body), content_type="application/json")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    def sweep(when: datetime) -> None:
+        with time_machine.travel(when, tick=False):
+            call_command("sla_tick", "--now", when.isoformat(), stdout=open("/dev/null", "w"))
+
+    def shown(lead_id: int) -> dict:
+        return api.get(f"/api/v1/leads/{lead_id}/").json()
+
+    tuesday = post(TUESDAY_10, "szef@fabryka.example")
+    assert (tuesday["priority"], tuesday["owner"]["email"]) == ("critical", kasia.email)
+    assert datetime.fromisoformat(tuesday["sla_due_at"]) == at(2026, 11, 17, 10, 15)
+
+    for when in (at(2026, 11, 17, 10, 15), at(2026, 11, 17, 10, 30), at(2026, 11, 17, 11, 30)):
+        sweep(when)
+    lead = shown(tuesday["id"])
+    chain = [(e["type"], datetime.fromisoformat(e["at"]), e["rep"]) for e in lead["events"] if e["type"] in ("reminder", "reassigned", "escalated")]
+    new_owner = lead["owner"]["email"]
+    assert new_owner != kasia.email and new_owner in {"marek@techpol.example", "ola@techpol.example"}
+    assert chain == [
+        ("reminder", at(2026, 11, 17, 10, 15), kasia.email),
+        ("reassigned", at(2026, 11, 17, 10, 30), new_owner),
+        ("escalated", at(2026, 11, 17, 11, 30), anna.email),
+    ]
+
+    friday = post(FRIDAY_EVENING, "szef@huta-nowa.example")
+    assert datetime.fromisoformat(friday["sla_due_at"]) == at(2026, 11, 23, 8, 15)
+    sweep(at(2026, 11, 21, 12, 0))
+    sweep(at(2026, 11, 23, 8, 14))
+    assert not [e for e in shown(friday["id"])["events"] if e["type"] == "reminder"]
+    sweep(at(2026, 11, 23, 8, 15))
+    assert [e["type"] for e in shown(friday["id"])["events"]].count("reminder") == 1
