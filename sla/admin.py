@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reps.models import OnDutyOverride, OnDutyRota
 from routing.engine import condition_errors
-from sla import calendar as bt
+from sla import calendar as business_time
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy, StepFiring
 from sla.selectors import calendar_build, sla_state_q
 
@@ -126,7 +126,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     @admin.display(description=_("Open now"), boolean=True)
     def open_now(self, calendar):
         try:
-            return bt.is_open(calendar_build(calendar), timezone.now())
+            return business_time.is_open(calendar_build(calendar), timezone.now())
         except ValueError:
             return None
 
@@ -147,9 +147,9 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         return format_html_join("", "<div>{}: {}</div>", rows) or "—"
 
 
-def _holiday_name(cal: bt.Calendar, day: date) -> str:
+def _holiday_name(cal: business_time.Calendar, day: date) -> str:
     holidays = cal.holidays
-    return holidays.name(day) if isinstance(holidays, bt.CountryHolidays) else ""
+    return holidays.name(day) if isinstance(holidays, business_time.CountryHolidays) else ""
 
 
 # ---------------------------------------------------------------------------------------------- policies

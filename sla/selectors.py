@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from routing.engine import evaluate
 from routing.models import Lead
 from routing.ruleset import compile_conditions, lead_facts
-from sla import calendar as bt
+from sla import calendar as business_time
 from sla.models import BusinessCalendar, EscalationStep, PolicyCondition, SlaPolicy
 
 AFTER_HOURS_TEMPLATE = "after_hours"
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Built calendars by their data: an edit makes a new key (so nothing stale is ever used, in any process), and
 # an unchanged calendar keeps its warm per-day cache across leads and sweeps.
-_CALENDARS: OrderedDict[tuple, bt.Calendar] = OrderedDict()
+_CALENDARS: OrderedDict[tuple, business_time.Calendar] = OrderedDict()
 _CALENDARS_MAX = 32
 _calendars_lock = threading.Lock()
 
@@ -70,7 +70,7 @@ def policies_active() -> QuerySet[SlaPolicy]:
     )
 
 
-def calendar_build(calendar: BusinessCalendar) -> bt.Calendar:
+def calendar_build(calendar: BusinessCalendar) -> business_time.Calendar:
     """The business calendar as plain data (uses prefetched hours and days when there are any)."""
     hours = tuple(sorted((h.weekday, h.opens, h.closes) for h in calendar.opening_hours.all()))
     days = tuple(sorted((d.date, d.kind, d.opens, d.closes) for d in calendar.days.all()))
@@ -80,9 +80,7 @@ def calendar_build(calendar: BusinessCalendar) -> bt.Calendar:
         if found is not None:
             _CALENDARS.move_to_end(key)
             return found
-    found = bt.Calendar.from_data(
-        time_zone=calendar.time_zone, opening_hours=hours, holidays_country=calendar.holidays_country or "", days=days
-    )
+    found = business_time.Calendar.from_data(time_zone=calendar.time_zone, opening_hours=hours, holidays_country=calendar.holidays_country or "", days=days)
     with _calendars_lock:
         _CALENDARS[key] = found
         while len(_CALENDARS) > _CALENDARS_MAX:
@@ -90,7 +88,7 @@ def calendar_build(calendar: BusinessCalendar) -> bt.Calendar:
     return found
 
 
-def calendar_for(policy: SlaPolicy) -> bt.Calendar:
+def calendar_for(policy: SlaPolicy) -> business_time.Calendar:
     """The calendar a policy's clock runs on."""
     return calendar_build(policy.calendar)
 
@@ -149,12 +147,12 @@ def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | Non
         cal = calendar_for(policy)
         due_at = next_step_at = None
         if policy.response_minutes is not None:
-            due_at = bt.add_business_minutes(cal, start, policy.response_minutes)
+            due_at = business_time.add_business_minutes(cal, start, policy.response_minutes)
             steps = list(policy.steps.all())
             if steps and lead.first_response_at is None:
-                next_step_at = bt.add_business_minutes(cal, start, min(step.after_minutes for step in steps))
-        after_hours = not bt.is_open(cal, now)
-        opens_at = bt.next_opening(cal, now) if after_hours else None
+                next_step_at = business_time.add_business_minutes(cal, start, min(step.after_minutes for step in steps))
+        after_hours = not business_time.is_open(cal, now)
+        opens_at = business_time.next_opening(cal, now) if after_hours else None
     except ValueError as exc:
         # A calendar that cannot work (no opening hours at all, a time zone gone from the system) must not cost
         # the lead: it gets its policy and priority without a deadline, and the problem is logged loudly.
@@ -170,14 +168,12 @@ def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | Non
         autoresponse = Autoresponse(template=policy.autoresponse_template, context=context, event_key=f"sla.{policy.autoresponse_template}")
     elif context["after_hours"] and due_at is not None:
         autoresponse = Autoresponse(template=AFTER_HOURS_TEMPLATE, context=context, event_key=f"sla.{AFTER_HOURS_TEMPLATE}")
-    return SlaTerms(
-        policy=policy, priority=policy.priority, due_at=due_at, next_step_at=next_step_at, autoresponse=autoresponse, explanation=tuple(lines)
-    )
+    return SlaTerms(policy=policy, priority=policy.priority, due_at=due_at, next_step_at=next_step_at, autoresponse=autoresponse, explanation=tuple(lines))
 
 
 def lead_sla_state(*, lead: Lead, now: datetime) -> str:
-    """"breached" (no first response by the deadline, or a late one), "due_soon" (within 15 minutes),
-    "running", "met", or "" (no clock). The same test as `sla_state_q`, for one lead."""
+    """The lead's SLA state: "breached" (no first response by the deadline, or a late one), "due_soon" (within
+    15 minutes), "running", "met", or "" (no clock). The same test as `sla_state_q`, for one lead."""
     if lead.sla_due_at is None:
         return ""
     if lead.first_response_at is not None:
@@ -190,10 +186,7 @@ def lead_sla_state(*, lead: Lead, now: datetime) -> str:
 def sla_state_q(state: str, *, now: datetime) -> Q:
     """A filter on leads for `lead_sla_state` == state ("breached" or "due_soon")."""
     if state == "breached":
-        return Q(sla_due_at__isnull=False) & (
-            Q(first_response_at__isnull=True, sla_due_at__lte=now) | Q(first_response_at__gt=F("sla_due_at"))
-        )
+        return Q(sla_due_at__isnull=False) & (Q(first_response_at__isnull=True, sla_due_at__lte=now) | Q(first_response_at__gt=F("sla_due_at")))
     if state == "due_soon":
         return Q(first_response_at__isnull=True, sla_due_at__gt=now, sla_due_at__lte=now + DUE_SOON)
     raise ValueError(f"unknown SLA state {state!r}")
-

@@ -21,7 +21,7 @@ from reps.models import Rep
 from reps.selectors import on_duty_rep, rep_is_available
 from reps.services import pool_pick_rep
 from routing.models import Lead, LeadEvent
-from sla import calendar as bt
+from sla import calendar as business_time
 from sla.models import BusinessCalendar, EscalationStep, SlaPolicy, StepFiring
 from sla.selectors import calendar_build, calendar_for, lead_sla_terms
 
@@ -63,7 +63,7 @@ def lead_sla_start(*, lead: Lead, now: datetime) -> None:
         logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
 
 
-def _calendar_of(lead: Lead) -> bt.Calendar | None:
+def _calendar_of(lead: Lead) -> business_time.Calendar | None:
     """The lead's policy calendar; for a lead without one (never had a clock) the first business calendar."""
     policy = SlaPolicy.objects.select_related("calendar").filter(pk=lead.sla_policy_id).first() if lead.sla_policy_id else None
     calendar = policy.calendar if policy is not None else BusinessCalendar.objects.order_by("id").first()
@@ -88,7 +88,7 @@ def lead_sla_stop(*, lead: Lead, at: datetime) -> None:
         fields["rep_delay_seconds"] = max(0, round((at - start).total_seconds()))
         cal = _calendar_of(lead)
         if cal is not None:
-            fields["rep_delay_business_minutes"] = max(0, round(bt.business_minutes_between(cal, start, at)))
+            fields["rep_delay_business_minutes"] = max(0, round(business_time.business_minutes_between(cal, start, at)))
     # update(), not save(): a sweep may hold the row; this waits for it and then wins, never re-arming the clock.
     Lead.objects.filter(pk=lead.pk).update(**fields)
     for name, value in fields.items():
@@ -106,7 +106,7 @@ def sla_tick(*, now: datetime) -> int:
     twice for the same moment changes nothing the second time.
     """
     due_ids = list(Lead.objects.filter(sla_next_step_at__lte=now).order_by("sla_next_step_at", "id").values_list("id", flat=True))
-    policies: dict[int, tuple[SlaPolicy, bt.Calendar]] = {}
+    policies: dict[int, tuple[SlaPolicy, business_time.Calendar]] = {}
     fired = 0
     for lead_id in due_ids:
         try:
@@ -119,7 +119,7 @@ def sla_tick(*, now: datetime) -> int:
     return fired
 
 
-def _policy_with_calendar(policy_id: int, policies: dict[int, tuple[SlaPolicy, bt.Calendar]]) -> tuple[SlaPolicy, bt.Calendar] | None:
+def _policy_with_calendar(policy_id: int, policies: dict[int, tuple[SlaPolicy, business_time.Calendar]]) -> tuple[SlaPolicy, business_time.Calendar] | None:
     found = policies.get(policy_id)
     if found is None:
         policy = (
@@ -157,19 +157,19 @@ def _lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> int:
     policy, cal = found
 
     already = set(StepFiring.objects.filter(lead=lead).values_list("step_id", flat=True))
-    open_now = bt.is_open(cal, now)
+    open_now = business_time.is_open(cal, now)
     next_at = None
     fired = 0
     changed: set[str] = {"sla_next_step_at"}
     for step in policy.steps.all():
         if step.pk in already:
             continue
-        due = bt.add_business_minutes(cal, lead.submitted_at, step.after_minutes)
+        due = business_time.add_business_minutes(cal, lead.submitted_at, step.after_minutes)
         if due > now:
             next_at = due
             break
         if not open_now and now - due > CLOSING_GRACE:
-            next_at = bt.next_opening(cal, now)
+            next_at = business_time.next_opening(cal, now)
             break
         if not _firing_claim(lead=lead, step=step, due=due, now=now):
             continue
@@ -194,7 +194,7 @@ def _step_data(step: EscalationStep, due: datetime) -> dict:
     return {"step_id": step.pk, "kind": step.kind, "after_minutes": step.after_minutes, "due_at": due.isoformat()}
 
 
-def _step_carry_out(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime, cal: bt.Calendar) -> set[str]:
+def _step_carry_out(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime, cal: business_time.Calendar) -> set[str]:
     """Do what the step says; returns the lead fields it changed."""
     minutes = {"minutes": step.after_minutes}
     data = _step_data(step, due)
@@ -241,7 +241,7 @@ def _previous_owner_ids(lead: Lead) -> set[int]:
     return ids
 
 
-def _reassign_target(*, lead: Lead, step: EscalationStep, now: datetime, cal: bt.Calendar) -> tuple[Rep | None, list[str]]:
+def _reassign_target(*, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar) -> tuple[Rep | None, list[str]]:
     """The step's named rep; else the next available rep of the pool the lead came through; else the on-duty rep.
 
     Nobody who already had the lead is picked again, so a chain with two reassignments moves it on twice.
@@ -275,7 +275,7 @@ def _reassign_target(*, lead: Lead, step: EscalationStep, now: datetime, cal: bt
     return None, lines
 
 
-def _lead_reassign(*, lead: Lead, step: EscalationStep, now: datetime, cal: bt.Calendar, data: dict) -> set[str]:
+def _lead_reassign(*, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar, data: dict) -> set[str]:
     minutes = {"minutes": step.after_minutes}
     rep, lines = _reassign_target(lead=lead, step=step, now=now, cal=cal)
     data = {**data, "lines": [str(line) for line in lines]}

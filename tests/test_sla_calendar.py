@@ -27,9 +27,7 @@ def at(y, m, d, hh=0, mm=0, ss=0) -> datetime:
 @pytest.fixture(scope="module")
 def office() -> Calendar:
     """The TechPol office: Monday-Friday 08:00-16:00, Polish public holidays."""
-    return Calendar.from_data(
-        time_zone="Europe/Warsaw", opening_hours=[(d, time(8), time(16)) for d in range(5)], holidays_country="PL"
-    )
+    return Calendar.from_data(time_zone="Europe/Warsaw", opening_hours=[(d, time(8), time(16)) for d in range(5)], holidays_country="PL")
 
 
 # --- The demo's examples ----------------------------------------------------------------------------------
