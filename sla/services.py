@@ -105,6 +105,8 @@ def sla_tick(*, now: datetime) -> int:
     handled by another sweep is left to it), so one broken lead does not hold up the others. Running the sweep
     twice for the same moment changes nothing the second time.
     """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("sla_tick needs an aware `now` (with a UTC offset)")
     due_ids = list(Lead.objects.filter(sla_next_step_at__lte=now).order_by("sla_next_step_at", "id").values_list("id", flat=True))
     policies: dict[int, tuple[SlaPolicy, business_time.Calendar]] = {}
     fired = 0

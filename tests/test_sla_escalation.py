@@ -578,3 +578,26 @@ def test_done_when_through_the_api_and_the_command(demo, api, kasia, anna):
     assert not [e for e in shown(friday["id"])["events"] if e["type"] == "reminder"]
     sweep(at(2026, 11, 23, 8, 15))
     assert [e["type"] for e in shown(friday["id"])["events"]].count("reminder") == 1
+
+
+def test_sweep_refuses_a_naive_now(db):
+    with pytest.raises(ValueError, match="aware"):
+        sla_tick(now=datetime(2026, 11, 17, 10, 15))
+
+
+def test_admin_refuses_steps_and_days_that_cannot_work(demo):
+    from sla.admin import BusinessCalendarForm, CalendarDayForm, EscalationStepForm, PolicyConditionForm
+
+    step = EscalationStepForm(data={"after_minutes": 30, "kind": "notify_channel"})
+    assert not step.is_valid() and "channel" in step.errors
+    step = EscalationStepForm(data={"after_minutes": 30, "kind": "remind", "target_rep": demo["jan"].pk})
+    assert not step.is_valid() and "target_rep" in step.errors
+    day = CalendarDayForm(data={"date": "2026-12-31", "kind": "open", "opens": "09:00"})
+    assert not day.is_valid()
+    day = CalendarDayForm(data={"date": "2026-12-31", "kind": "closed", "opens": "09:00", "closes": "12:00"})
+    assert not day.is_valid()
+    assert CalendarDayForm(data={"date": "2026-12-31", "kind": "open", "opens": "09:00", "closes": "12:00"}).is_valid()
+    calendar = BusinessCalendarForm(data={"name": "Berlin", "time_zone": "Europe/Berlinn", "holidays_country": "XX"})
+    assert not calendar.is_valid() and {"time_zone", "holidays_country"} <= set(calendar.errors)
+    condition = PolicyConditionForm(data={"field": "company_size", "operator": "gt", "value": "dużo"})
+    assert not condition.is_valid()
