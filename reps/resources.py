@@ -26,9 +26,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
-from django.db import connections
 from django.utils.translation import gettext as _
 from import_export import resources
 from import_export.fields import Field
@@ -141,7 +140,7 @@ class PlannedResource(resources.ModelResource):
             plan = PlannedRow(line=index + 2)
             if index in overlong:
                 plan.error(
-                    _("line"),
+                    NON_FIELD_ERRORS,
                     _("This line has %(count)d cells but the header has %(width)d: a cell with a “;” or “,” in it must be in quotes.")
                     % {"count": overlong[index], "width": len(dataset.headers)},
                 )
@@ -891,7 +890,7 @@ def import_result_lines(result) -> list[str]:
     for invalid in result.invalid_rows:
         for column, messages in invalid.error_dict.items():
             for message in messages:
-                if column == "__all__":
+                if column == NON_FIELD_ERRORS:
                     lines.append(_("Line %(line)d: %(message)s") % {"line": invalid.number, "message": message})
                 else:
                     lines.append(_("Line %(line)d, %(column)s: %(message)s") % {"line": invalid.number, "column": column, "message": message})
@@ -899,7 +898,3 @@ def import_result_lines(result) -> list[str]:
         for error in error_row.errors:
             lines.append(_("Line %(line)d: %(message)s") % {"line": error_row.number, "message": error.error})
     return lines
-
-
-def db_supports_transactions(using: str = "default") -> bool:
-    return bool(getattr(connections[using].features, "supports_transactions", False))

@@ -200,7 +200,7 @@ def test_a_wrong_header_is_reported_without_a_traceback(demo, tmp_path):
 def test_an_unquoted_list_in_a_semicolon_file_is_reported(demo, tmp_path):
     path = write(tmp_path, "name;owner;regions;cities;postal_codes\nX;Demo;;;50-000;51-000\n")
     problems, _message = failing_import("territories", path)
-    assert "Line 2, line: This line has 6 cells but the header has 5" in problems
+    assert "Line 2: This line has 6 cells but the header has 5" in problems
 
 
 BASE = "name,owner,regions,cities,postal_codes\nŁódzkie,ola@techpol.example,Łódzkie,Łódź;Piotrków Trybunalski,90-000-99-999\n"
@@ -480,3 +480,22 @@ def test_admin_territory_form_refuses_a_range_of_another_owner(manager_client, m
 
 def inline_management(prefix: str, total: int) -> dict:
     return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+
+
+def test_admin_confirm_saves_nothing_when_the_data_changed_since_the_preview(manager_client, kasia):
+    response = admin_upload(manager_client, DATA / "accounts_good.csv", "/admin/reps/account/import/")
+    confirm = response.context["confirm_form"]
+    Rep.objects.filter(pk=kasia.pk).update(email="kasia.nowak@techpol.example")  # MegaSklep's manager no longer matches
+
+    response = manager_client.post("/admin/reps/account/process_import/", {**confirm.initial}, follow=True)
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Line 3, manager: No rep has the e-mail “kasia@techpol.example”." in shown
+    assert not Account.objects.filter(name="MegaSklep sp. z o.o.").exists()
+    assert AccountDomain.objects.filter(account__name="Huta Stal S.A.").count() == 1  # the good row was not saved either
+
+
+def test_admin_domain_list_export_writes_the_domains_of_the_lists(manager_client):
+    response = manager_client.post("/admin/reps/domainlist/export/", {"format": "0", "resource": "0", "domainresource_list": "on", "domainresource_domain": "on"})
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "list,domain" and "VIP,bigbank.example" in lines and "Free mail,gmail.com" in lines
