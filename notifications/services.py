@@ -145,7 +145,7 @@ def rule_actions_carry_out(*, lead: Lead, rule: Rule, event: LeadEvent) -> None:
                 type=LeadEvent.Type.ACTION,
                 at=_event_at(event),
                 detail=_("Action failed: %(action)s (see the server log)") % {"action": action.get_kind_display()},
-                data={"event": event.pk if event else None, "action": action.pk, "failed": True},
+                data={"event": event.pk if event else None, "failed_action": action.pk},
             )
 
 
@@ -155,6 +155,7 @@ def _action_key(*, event: LeadEvent | None, action: RuleAction) -> str:
 
 def _action_done(*, lead: Lead, event: LeadEvent | None, action: RuleAction) -> bool:
     """Whether this record-type action already ran for this event (the outbox key covers messages)."""
+    # A failed attempt is recorded under "failed_action", so a later call tries it again.
     return LeadEvent.objects.filter(lead=lead, type=LeadEvent.Type.ACTION, data__event=event.pk if event else None, data__action=action.pk).exists()
 
 

@@ -543,3 +543,46 @@ def test_message_for_a_channel_switched_off_after_queueing_is_not_sent(carry_out
 
     assert outbox_send(message.pk) == "failed"
     assert wired.requests == []
+
+
+def test_a_broken_action_is_logged_on_the_lead_and_the_next_action_still_runs(carry_out, jan, monkeypatch):
+    from routing.models import RuleAction
+
+    rule = Rule.objects.get(position=8)
+    RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.NOTE, text="Mówi po niemiecku")
+
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr("notifications.services.Tag.objects.get_or_create", broken)
+    lead = carry_out(8, owner=jan, language="de")
+
+    assert lead.tags.count() == 0
+    assert lead.events.filter(type=LeadEvent.Type.ACTION, detail__startswith="Action failed").count() == 1
+    assert lead.activities.get().outcome == "Mówi po niemiecku"
+
+
+def test_close_action_closes_the_lead_and_stops_escalation(carry_out, kasia):
+    from routing.models import RuleAction
+
+    rule = Rule.objects.get(position=9)
+    RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.CLOSE, text="spam")
+    lead = carry_out(9, owner=kasia, industry="E-commerce", sla_next_step_at=timezone.now())
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.DISQUALIFIED and lead.sla_next_step_at is None
+    assert lead.events.filter(detail="Closed by the rule: spam").exists()
+
+
+def test_notify_a_named_rep_and_the_team_lead_by_email(carry_out, kasia, marek, anna):
+    from routing.models import RuleAction
+
+    rule = Rule.objects.get(position=9)
+    email = Channel.objects.get(name="E-mail")
+    R = RuleAction.Recipient
+    RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.NOTIFY, channel=email, recipient=R.REP, recipient_rep=marek, template="notify")
+    RuleAction.objects.create(rule=rule, position=6, kind=RuleAction.Kind.NOTIFY, channel=email, recipient=R.TEAM_LEAD, template="notify")
+    carry_out(9, owner=kasia, industry="E-commerce", first_name="Iza", company="Sklep")
+
+    assert sorted(m.to[0] for m in mail.outbox) == ["anna@techpol.example", "marek@techpol.example"]
+    assert all(m.subject == "Lead: Iza, Sklep" for m in mail.outbox)
