@@ -167,9 +167,7 @@ def postal_range_parse(text: str) -> tuple[int, int]:
     """ "40-000-44-999" -> (40000, 44999); "47-100" -> (47100, 47100). ValueError with a manager's message."""
     m = _RANGE.match(text)
     if not m:
-        raise ValueError(
-            _("“%(value)s” is not a postal code or a range of them (write 47-100 or 40-000-44-999).") % {"value": text}
-        )
+        raise ValueError(_("“%(value)s” is not a postal code or a range of them (write 47-100 or 40-000-44-999).") % {"value": text})
     start = postal_code_number(m.group(1))
     end = postal_code_number(m.group(2)) if m.group(2) else start
     if end < start:

@@ -126,7 +126,9 @@ class PlannedResource(resources.ModelResource):
     def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None, collect_failed_rows=False, **kwargs):
         # All-or-nothing whoever calls us (the admin's confirm step does not ask for it).
         kwargs["rollback_on_validation_errors"] = True
-        return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, collect_failed_rows=collect_failed_rows, **kwargs)
+        return super().import_data(
+            dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True, collect_failed_rows=collect_failed_rows, **kwargs
+        )
 
     def before_import(self, dataset, **kwargs):
         self._headers_check(dataset.headers or [])
@@ -654,9 +656,7 @@ class RepResource(PlannedResource):
         for rep, _plan in created:
             rep.user = rep.user  # picks up the primary key bulk_create just set
         Rep.objects.bulk_create([r for r, _plan in created], batch_size=BATCH)
-        Rep.objects.bulk_update(
-            [r for r, _plan in updated], ["name", "email", "phone", "weight", "daily_cap", "languages"], batch_size=BATCH
-        )
+        Rep.objects.bulk_update([r for r, _plan in updated], ["name", "email", "phone", "weight", "daily_cap", "languages"], batch_size=BATCH)
 
         # Pool memberships: exactly the pools listed; a rep joining a pool goes to its end. Pools the file names
         # and the database lacks are created (plain round robin), as the preview and the command's summary say.
@@ -818,9 +818,7 @@ class DomainResource(PlannedResource):
 
     def load_current(self):
         self.lists = {dl.name.casefold(): dl for dl in DomainList.objects.all()}
-        self.entries = {
-            (e.domain_list.name.casefold(), e.domain): e for e in DomainListEntry.objects.select_related("domain_list")
-        }
+        self.entries = {(e.domain_list.name.casefold(), e.domain): e for e in DomainListEntry.objects.select_related("domain_list")}
         self.new_lists: dict[str, DomainList] = {}
 
     def current_cells(self, entry):

@@ -87,10 +87,7 @@ def _hhmm(value: time | None) -> str | None:
 
 
 def _conditions_export(conditions) -> list[dict]:
-    return [
-        {"field": c.field, "operator": c.operator, "value": c.value, "domain_list": _name(c.domain_list)}
-        for c in sorted(conditions, key=lambda c: c.id)
-    ]
+    return [{"field": c.field, "operator": c.operator, "value": c.value, "domain_list": _name(c.domain_list)} for c in sorted(conditions, key=lambda c: c.id)]
 
 
 # ================================================================================================ export
@@ -103,9 +100,7 @@ def routing_config_export() -> dict[str, Any]:
     lists = DomainList.objects.prefetch_related("entries").order_by("name")
     territories = Territory.objects.select_related("owner_rep", "owner_pool").prefetch_related("regions", "cities", "postal_ranges").order_by("name")
     accounts = Account.objects.select_related("manager").prefetch_related("domains").order_by("name")
-    rules = Rule.objects.select_related("target_rep", "target_pool").prefetch_related(
-        "conditions__domain_list", "actions__channel", "actions__recipient_rep"
-    )
+    rules = Rule.objects.select_related("target_rep", "target_pool").prefetch_related("conditions__domain_list", "actions__channel", "actions__recipient_rep")
     calendars = BusinessCalendar.objects.prefetch_related("opening_hours", "days").order_by("name")
     policies = SlaPolicy.objects.select_related("calendar").prefetch_related("conditions__domain_list", "steps__target_rep", "steps__channel")
     return {
@@ -123,18 +118,14 @@ def routing_config_export() -> dict[str, Any]:
             }
             for r in reps
         ],
-        "channels": [
-            {"name": c.name, "kind": c.kind, "config": c.config, "is_active": c.is_active} for c in Channel.objects.order_by("name")
-        ],
+        "channels": [{"name": c.name, "kind": c.kind, "config": c.config, "is_active": c.is_active} for c in Channel.objects.order_by("name")],
         "domain_lists": [{"name": dl.name, "kind": dl.kind, "domains": sorted(e.domain for e in dl.entries.all())} for dl in lists],
         "pools": [
             {
                 "name": p.name,
                 "fallback_rep": _email(p.fallback_rep),
                 "is_fallback": p.is_fallback,
-                "members": [
-                    {"rep": m.rep.email, "weight": m.weight} for m in sorted(p.memberships.all(), key=lambda m: (m.position, m.id))
-                ],
+                "members": [{"rep": m.rep.email, "weight": m.weight} for m in sorted(p.memberships.all(), key=lambda m: (m.position, m.id))],
             }
             for p in pools
         ],
@@ -358,8 +349,7 @@ class _Refs:
         if not isinstance(email, str) or email.lower() not in self.reps:
             self.reader.problem(
                 where,
-                _("no rep has the e-mail “%(email)s” in this database (create the reps first: manage.py import_csv reps FILE)")
-                % {"email": email},
+                _("no rep has the e-mail “%(email)s” in this database (create the reps first: manage.py import_csv reps FILE)") % {"email": email},
             )
             return None
         return email.lower()
@@ -396,8 +386,10 @@ def _document_read(document: Any) -> tuple[dict, list[str]]:
     if not isinstance(document, dict):
         return {}, [_("The document must be a JSON object with a “version”.")]
     if document.get("version") != VERSION:
-        return {}, [_("Unsupported document version %(version)r: this Leadrouter reads version %(supported)d.") % {
-            "version": document.get("version"), "supported": VERSION}]
+        return {}, [
+            _("Unsupported document version %(version)r: this Leadrouter reads version %(supported)d.")
+            % {"version": document.get("version"), "supported": VERSION}
+        ]
     for key in document:
         if key not in SECTIONS and key not in ("version", "exported_at"):
             reader.problem(key, _("unknown section"))
@@ -705,9 +697,7 @@ def routing_config_import(*, document: Any, dry_run: bool = False) -> dict[str, 
         pool.save()
         pools[p["name"]] = pool
         pool.memberships.all().delete()
-        PoolMembership.objects.bulk_create(
-            PoolMembership(pool=pool, rep=reps[m["rep"]], position=i, weight=m["weight"]) for i, m in enumerate(p["members"])
-        )
+        PoolMembership.objects.bulk_create(PoolMembership(pool=pool, rep=reps[m["rep"]], position=i, weight=m["weight"]) for i, m in enumerate(p["members"]))
         summary["pools"] += 1
     fallback = [p["name"] for p in plan["pools"] if p["is_fallback"]]
     if fallback:
@@ -784,7 +774,9 @@ def routing_config_import(*, document: Any, dry_run: bool = False) -> dict[str, 
             kept.append(rule.pk)
             rule.conditions.all().delete()
             RuleCondition.objects.bulk_create(
-                RuleCondition(rule=rule, field=c["field"], operator=c["operator"], value=c["value"], domain_list=lists.get(c["domain_list"]) if c["domain_list"] else None)
+                RuleCondition(
+                    rule=rule, field=c["field"], operator=c["operator"], value=c["value"], domain_list=lists.get(c["domain_list"]) if c["domain_list"] else None
+                )
                 for c in r["conditions"]
             )
             rule.actions.all().delete()
@@ -818,7 +810,13 @@ def routing_config_import(*, document: Any, dry_run: bool = False) -> dict[str, 
             kept.append(policy.pk)
             policy.conditions.all().delete()
             PolicyCondition.objects.bulk_create(
-                PolicyCondition(policy=policy, field=c["field"], operator=c["operator"], value=c["value"], domain_list=lists.get(c["domain_list"]) if c["domain_list"] else None)
+                PolicyCondition(
+                    policy=policy,
+                    field=c["field"],
+                    operator=c["operator"],
+                    value=c["value"],
+                    domain_list=lists.get(c["domain_list"]) if c["domain_list"] else None,
+                )
                 for c in p["conditions"]
             )
             policy.steps.all().delete()

@@ -22,8 +22,8 @@ def territories_file(tmp_path, *, owner_of=lambda i: "Demo" if i % 2 else "ola@t
         # Three codes per territory: a range and a single code, none overlapping another owner's.
         start = i * 3
         lines.append(
-            f"Terytorium {i};{owner_of(i)};Województwo {i % 16};\"Miasto {i};Wieś {i}\";"
-            f"\"{format_postal_code(start)}-{format_postal_code(start + 1)};{format_postal_code(start + 2)}\""
+            f'Terytorium {i};{owner_of(i)};Województwo {i % 16};"Miasto {i};Wieś {i}";'
+            f'"{format_postal_code(start)}-{format_postal_code(start + 1)};{format_postal_code(start + 2)}"'
         )
     path = tmp_path / "territories.csv"
     path.write_bytes("\r\n".join(lines).encode("cp1250"))

@@ -49,8 +49,14 @@ def test_accounts_and_domains_export(demo, tmp_path):
 def snapshot():
     return {
         "territories": sorted(
-            (t.name, t.owner_rep_id, t.owner_pool_id, sorted(t.regions.values_list("name", "key")), sorted(t.cities.values_list("name", "key")),
-             sorted(t.postal_ranges.values_list("start", "end")))
+            (
+                t.name,
+                t.owner_rep_id,
+                t.owner_pool_id,
+                sorted(t.regions.values_list("name", "key")),
+                sorted(t.cities.values_list("name", "key")),
+                sorted(t.postal_ranges.values_list("start", "end")),
+            )
             for t in Territory.objects.all()
         ),
         "reps": sorted(Rep.objects.values_list("user__username", "name", "email", "phone", "weight", "daily_cap", "languages")),

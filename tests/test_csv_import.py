@@ -135,10 +135,7 @@ def test_three_bad_rows_are_each_reported_with_their_line_and_nothing_is_saved(d
 def test_overlap_within_the_file_names_the_earlier_line(demo, tmp_path):
     path = write(
         tmp_path,
-        "name,owner,regions,cities,postal_codes\n"
-        "A,Demo,,,50-000-52-999\n"
-        "B,Juniors,,,52-500-53-000\n"
-        "C,Demo,,,50-100\n",
+        "name,owner,regions,cities,postal_codes\nA,Demo,,,50-000-52-999\nB,Juniors,,,52-500-53-000\nC,Demo,,,50-100\n",
     )
     problems, _message = failing_import("territories", path)
     assert problems.strip() == "Line 3, postal_codes: 52-500-53-000 overlaps 50-000-52-999 of territory “A” on line 2, which belongs to Demo."
@@ -214,7 +211,7 @@ def test_files_as_polish_offices_save_them_are_read(demo, tmp_path, encoding, se
     text = BASE
     if separator != ",":
         # A spreadsheet quotes the cells that hold the separator.
-        text = f"name{separator}owner{separator}regions{separator}cities{separator}postal_codes\nŁódzkie{separator}ola@techpol.example{separator}Łódzkie{separator}\"Łódź;Piotrków Trybunalski\"{separator}90-000-99-999\n"
+        text = f'name{separator}owner{separator}regions{separator}cities{separator}postal_codes\nŁódzkie{separator}ola@techpol.example{separator}Łódzkie{separator}"Łódź;Piotrków Trybunalski"{separator}90-000-99-999\n'
     text = text.replace("\n", "\r\n")
     run_import("territories", write(tmp_path, text, encoding=encoding))
     assert territory_state()["Łódzkie"] == (
@@ -496,6 +493,8 @@ def test_admin_confirm_saves_nothing_when_the_data_changed_since_the_preview(man
 
 
 def test_admin_domain_list_export_writes_the_domains_of_the_lists(manager_client):
-    response = manager_client.post("/admin/reps/domainlist/export/", {"format": "0", "resource": "0", "domainresource_list": "on", "domainresource_domain": "on"})
+    response = manager_client.post(
+        "/admin/reps/domainlist/export/", {"format": "0", "resource": "0", "domainresource_list": "on", "domainresource_domain": "on"}
+    )
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "list,domain" and "VIP,bigbank.example" in lines and "Free mail,gmail.com" in lines

@@ -53,8 +53,15 @@ def route_sample() -> list[tuple]:
         lead.save()
         lead_route(lead=lead, now=NOW)
         lead.refresh_from_db()
-        outcomes.append((fields["email"], lead.status, lead.owner.email if lead.owner else None, lead.rule.name if lead.rule else None,
-                         lead.pool.name if lead.pool else None))
+        outcomes.append(
+            (
+                fields["email"],
+                lead.status,
+                lead.owner.email if lead.owner else None,
+                lead.rule.name if lead.rule else None,
+                lead.pool.name if lead.pool else None,
+            )
+        )
     return outcomes
 
 
@@ -155,7 +162,7 @@ def test_every_problem_is_reported_and_nothing_is_written(demo):
 
     problems = "\n".join(failure.value.problems)
     assert "rules[4] “VIP domain → Anna”: no rep has the e-mail “nobody@techpol.example”" in problems
-    assert "rules[5] “Failure (\"awaria\") → Rapid response”: there is no pool named “Seniors”" in problems
+    assert 'rules[5] “Failure ("awaria") → Rapid response”: there is no pool named “Seniors”' in problems
     assert "rules[0] “Students and interns → disqualify”.conditions[0]: “operator” must be one of" in problems
     assert "territories[1] “Zagłębie”: postal codes 41-000-41-999 overlap 40-000-44-999 of territories[0] “Śląsk”, which has another owner" in problems
     assert "accounts[1] “Podróbka”: the domain hutastal.example already belongs to accounts[0] “Huta Stal S.A.”" in problems

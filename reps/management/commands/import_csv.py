@@ -64,4 +64,3 @@ class Command(BaseCommand):
         if dry_run:
             summary += " " + _("Dry run: nothing was saved.")
         self.stdout.write(summary)
-
