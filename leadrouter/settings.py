@@ -5,6 +5,7 @@ Variables (all optional for a newcomer):
   SECRET_KEY       required unless DEBUG; a dev-only default is used when DEBUG
   ALLOWED_HOSTS    comma-separated; default: localhost,127.0.0.1 (+ "*" when DEBUG)
   DATABASE_URL     default: sqlite:///<project>/db.sqlite3; production: postgres://...
+  CONN_MAX_AGE     seconds a database connection is kept between requests; default: 60
   TIME_ZONE        default: Europe/Warsaw (USE_TZ is always on)
   REDIS_URL        when set, django-q2 uses Redis as its broker instead of the ORM
   EMAIL_URL        default: consolemail:// (e.g. smtp+tls://user:pass@host:587)
@@ -76,9 +77,15 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Persistent connections: opening one per request costs more than most requests here.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web + qcluster) share the file: wait for locks instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # Several processes (web + qcluster) share the file: wait for locks instead of failing at once, and use
+    # WAL so readers never block the writer (and a commit is not a full fsync of the database file).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,10 +1,13 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from routing import admin_rules  # noqa: F401  (rules, conditions, actions, "Test a lead")
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Tag, Task
 from routing.services.intake import intake_source_create, intake_source_revoke, intake_source_rotate
+from sla.admin import SlaStateFilter, StepFiringInline
+from sla.selectors import lead_sla_state
 
 
 @admin.register(IntakeSource)
@@ -68,33 +71,33 @@ class TaskInline(admin.TabularInline):
     extra = 0
 
 
-def _sla_state_filter():
-    try:
-        from sla.admin import SlaStateFilter
-    except ImportError:  # the SLA admin is optional for the lead list
-        return []
-    return [SlaStateFilter]
+SLA_STATES = {
+    "breached": (_("Breached"), "#c62828"),
+    "due_soon": (_("Due within 15 minutes"), "#ef6c00"),
+    "running": (_("Running"), "#2e7d32"),
+    "met": (_("Met"), "#2e7d32"),
+}
 
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_due_at", "first_response_at", "received_at"]
+    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_due_at", "sla_state", "first_response_at", "received_at"]
     list_display_links = ["id", "email"]
-    list_filter = ["status", "priority", "needs_attention", *_sla_state_filter(), "owner", "rule", "source", "intake_source", "tags"]
+    list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", "rule", "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
     date_hierarchy = "received_at"
     list_select_related = ["owner", "rule"]
-    inlines = [LeadEventInline, ActivityInline, TaskInline]
+    inlines = [LeadEventInline, StepFiringInline, ActivityInline, TaskInline]
     filter_horizontal = ["tags"]
     fieldsets = [
         (_("Routing"), {"fields": ["status", "owner", "rule", "pool", "needs_attention", "why"]}),
-        (_("SLA"), {"fields": ["priority", "sla_policy", "submitted_at", "received_at", "assigned_at", "sla_due_at", "first_response_at", "speed"]}),
+        (_("SLA"), {"fields": ["priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at", "sla_due_at", "first_response_at", "speed"]}),
         (_("Person"), {"fields": ["email", "first_name", "last_name", "job_title", "phone", "company", "company_size", "industry"]}),
         (_("Where and how"), {"fields": ["city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra"]}),
         (_("Tags"), {"fields": ["tags"]}),
     ]
     readonly_fields = [
-        "status", "owner", "rule", "pool", "needs_attention", "why", "priority", "sla_policy", "submitted_at", "received_at", "assigned_at",
+        "status", "owner", "rule", "pool", "needs_attention", "why", "priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at",
         "sla_due_at", "first_response_at", "speed", "email", "first_name", "last_name", "job_title", "phone", "company", "company_size",
         "industry", "city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra",
     ]  # fmt: skip
@@ -108,6 +111,14 @@ class LeadAdmin(admin.ModelAdmin):
         if not lead.priority:
             return "—"
         return format_html('<span style="background:{};color:#fff;padding:0 .4em;border-radius:3px">{}</span>', colours[lead.priority], lead.get_priority_display())
+
+    @admin.display(description=_("SLA state"))
+    def sla_state(self, lead):
+        state = lead_sla_state(lead=lead, now=timezone.now())
+        if not state:
+            return "—"
+        label, colour = SLA_STATES[state]
+        return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
 
     @admin.display(description=_("Why"))
     def why(self, lead):

@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from routing.models import IntakeSource, Lead
+from routing.models import IntakeSource, Lead, LeadEvent
 
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -25,13 +25,17 @@ def intake_source_for_token(*, raw_token: str) -> IntakeSource | None:
     return source
 
 
+def _events():
+    return Prefetch("events", queryset=LeadEvent.objects.select_related("rep").order_by("at", "id"))
+
+
 def lead_get(*, lead_id: int) -> Lead | None:
-    return Lead.objects.select_related("owner", "rule").filter(pk=lead_id).first()
+    return Lead.objects.select_related("owner", "rule").prefetch_related(_events()).filter(pk=lead_id).first()
 
 
 def leads_by_email(*, email: str | None, before_id: int | None = None) -> QuerySet[Lead]:
     """Newest first; keyset-paginated by id."""
-    qs = Lead.objects.select_related("owner", "rule").prefetch_related("events__rep").order_by("-id")
+    qs = Lead.objects.select_related("owner", "rule").prefetch_related(_events()).order_by("-id")
     if email:
         qs = qs.filter(email__iexact=email.strip())
     if before_id is not None:

@@ -1,0 +1,88 @@
+"""Benchmarks (`make bench`, not `make test`): intake speed and the SLA sweep over a backlog.
+
+They print the numbers; what they assert is the shape that keeps them fast (queries per lead do not grow
+with the number of rules or leads), never a wall-clock limit.
+"""
+
+import json
+import time as clock
+import tracemalloc
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from routing.models import Lead
+
+pytestmark = pytest.mark.bench
+
+LEADS = 500
+SOURCES = ["demo_request", "webinar", "report_download", "newsletter", "contact_form"]
+
+
+def body(i: int) -> str:
+    return json.dumps(
+        {
+            "email": f"osoba{i}@firma{i % 97}.example",
+            "company": f"Firma {i % 97}",
+            "source": SOURCES[i % len(SOURCES)],
+            "region": ["Śląskie", "Mazowieckie", "Małopolskie"][i % 3],
+            "postal_code": f"{40 + i % 10}-{i % 1000:03d}",
+            "company_size": (i * 37) % 600,
+            "message": "AWARIA" if i % 11 == 0 else "Prośba o ofertę",
+            "phone": "+48 600 000 000" if i % 2 else "",
+        }
+    )
+
+
+def test_bench_intake_throughput_and_queries_per_lead(api, demo):
+    for i in range(20):  # warm the compiled rule set and the connection
+        api.post("/api/v1/leads/", data=body(100_000 + i), content_type="application/json")
+
+    tracemalloc.start()
+    started = clock.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        for i in range(LEADS):
+            response = api.post("/api/v1/leads/", data=body(i), content_type="application/json")
+            assert response.status_code == 201
+    elapsed = clock.perf_counter() - started
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    per_lead = len(queries) / LEADS
+    print(f"\nintake: {LEADS} leads in {elapsed:.2f} s = {LEADS / elapsed:.0f} leads/s, {1000 * elapsed / LEADS:.1f} ms/lead, "
+          f"{per_lead:.1f} queries/lead, peak Python memory {peak / 1e6:.1f} MB ({connection.vendor})")
+    # Bounded work per lead: routing, SLA and actions take a fixed number of queries, whatever the rules.
+    assert per_lead < 60
+
+
+def next_business_noon(after):
+    """12:00 Warsaw on the first working day from `after` on: steps fire only while the office is open."""
+    import holidays
+
+    day = timezone.localtime(after, ZoneInfo("Europe/Warsaw")).date()
+    closed = holidays.country_holidays("PL", years=[day.year, day.year + 1])
+    while day.weekday() >= 5 or day in closed:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(12), tzinfo=ZoneInfo("Europe/Warsaw"))
+
+
+def test_bench_sla_sweep_over_a_backlog(api, demo):
+    from sla.services import sla_tick
+
+    for i in range(LEADS):
+        api.post("/api/v1/leads/", data=body(i), content_type="application/json")
+    open_leads = Lead.objects.filter(sla_next_step_at__isnull=False).count()
+    later = next_business_noon(timezone.now() + timedelta(days=3))
+    started = clock.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        fired = sla_tick(now=later)
+    elapsed = clock.perf_counter() - started
+    print(f"\nsla_tick: {open_leads} leads with a due step, {fired} steps fired in {elapsed:.2f} s, {len(queries)} queries ({connection.vendor})")
+    assert fired >= open_leads
+    started = clock.perf_counter()
+    assert sla_tick(now=later) == 0  # the same moment again changes nothing
+    print(f"repeat sweep: {clock.perf_counter() - started:.3f} s")
