@@ -223,7 +223,9 @@ def slack_body(message: OutboxMessage) -> dict:
     if facts:
         details.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{slack_escape(k)}*\n{slack_escape(v)[:500]}"} for k, v in facts[:10]]})
     if priority:
-        details.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Priority: *{priority_label(priority)}*"}]})
+        details.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Priority: *{payload.get('priority_label') or priority_label(priority)}*"}]}
+        )
     if url:
         details.append({"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open the lead"}, "url": url}]})
     return {
@@ -279,7 +281,9 @@ def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
     if facts:
         content["body"].append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
     if priority:
-        content["body"].append({"type": "TextBlock", "text": f"Priority: {priority_label(priority)}", "isSubtle": True, "wrap": True})
+        content["body"].append(
+            {"type": "TextBlock", "text": f"Priority: {payload.get('priority_label') or priority_label(priority)}", "isSubtle": True, "wrap": True}
+        )
     if url:
         content["actions"] = [{"type": "Action.OpenUrl", "title": "Open the lead", "url": url}]
     return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}]}

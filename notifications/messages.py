@@ -82,7 +82,8 @@ def lead_context(lead: Lead, **extra) -> dict:
         "owner": lead.owner if lead.owner_id else None,
         "rule": lead.rule if lead.rule_id else None,
         "priority": priority,
-        "priority_label": priority_label(priority),
+        # Called by the template engine at render time, so in the message's language, not the caller's.
+        "priority_label": lambda: priority_label(priority),
         "is_critical": priority == Priority.CRITICAL,
         **extra,
     }

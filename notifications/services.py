@@ -10,12 +10,13 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, site_url
+from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, priority_label, site_url
 from notifications.models import Channel, OutboxMessage
 from notifications.selectors import Route, account_for_lead, channel_default, leads_earlier, rep_routes, team_leads
 from reps.models import Rep
@@ -62,14 +63,16 @@ def message_enqueue(
 
 
 def _payload(*, lead: Lead, composed: Composed, route: Route, priority: str | None, extra: dict | None = None) -> dict:
-    payload = {
-        "title": composed.subject,
-        "text": composed.body,
-        "priority": priority or "",
-        "lead_id": lead.pk,
-        "lead_url": lead_url(lead),
-        "facts": [list(fact) for fact in lead_facts(lead)],
-    }
+    with translation.override(settings.LANGUAGE_CODE):  # internal cards: the site's language, whatever the request's
+        payload = {
+            "title": composed.subject,
+            "text": composed.body,
+            "priority": priority or "",
+            "priority_label": priority_label(priority),
+            "lead_id": lead.pk,
+            "lead_url": lead_url(lead),
+            "facts": [list(fact) for fact in lead_facts(lead)],
+        }
     if route.rep is not None:
         payload["rep_email"] = route.rep.email
         payload["mention"] = route.rep.slack_member_id

@@ -586,3 +586,15 @@ def test_notify_a_named_rep_and_the_team_lead_by_email(carry_out, kasia, marek, 
 
     assert sorted(m.to[0] for m in mail.outbox) == ["anna@techpol.example", "marek@techpol.example"]
     assert all(m.subject == "Lead: Iza, Sklep" for m in mail.outbox)
+
+
+def test_internal_messages_stay_in_the_site_language_when_a_polish_request_is_active(carry_out, piotr, wired):
+    from django.utils import translation
+
+    with translation.override("pl"):
+        carry_out(6, owner=piotr, message="awaria", priority="critical")
+
+    body = requests_to(wired, "/alerts/")[0].json()
+    assert body["text"].startswith("[CRITICAL]")
+    assert "Priority: *Critical*" in json.dumps(body, ensure_ascii=False)
+    assert ["Priority", "Critical"] in OutboxMessage.objects.get().payload["facts"]
