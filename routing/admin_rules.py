@@ -1,5 +1,9 @@
 """The rule table in the admin: drag-and-drop order, conditions and actions, validation, statistics, an audit
-trail of every edit, and the "Test a lead" page (a preview that stores nothing)."""
+trail of every edit, and the "Test a lead" page (a preview that stores nothing).
+
+Versions: the live rules are edited in place as before; a change can also be prepared as a draft (the "Draft rules"
+page, same form and inlines), compared with the live table, replayed over past leads ("What if…") and published
+in one step; earlier versions can be restored as a new draft. The pages hang off the Rule changelist."""
 
 from __future__ import annotations
 
@@ -8,18 +12,22 @@ from datetime import timedelta
 
 from adminsortable2.admin import SortableAdminMixin
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Case, Count, F, Prefetch, Q, When
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from routing import engine
-from routing.models import Lead, Rule, RuleAction, RuleChange, RuleCondition
+from routing import engine, replay
+from routing.models import DraftRule, Lead, Rule, RuleAction, RuleChange, RuleCondition, RuleTable
+from routing.rule_diff import rule_tables_compare
+from routing.services import rule_tables
 from routing.services.assignment import lead_preview
 from routing.services.intake import lead_normalise
 
@@ -49,7 +57,12 @@ def _snapshot(rule: Rule) -> dict:
 def rule_change_record(*, rule: Rule | None, rule_name: str, user, action: str, changes: dict) -> RuleChange:
     """One row of the rule audit trail: who changed which rule, when, and what."""
     return RuleChange.objects.create(
-        rule=rule, rule_name=rule_name[:150], user=user if getattr(user, "is_authenticated", False) else None, action=action, changes=changes
+        rule=rule,
+        table_id=rule.table_id if rule is not None else None,
+        rule_name=rule_name[:150],
+        user=user if getattr(user, "is_authenticated", False) else None,
+        action=action,
+        changes=changes,
     )
 
 
@@ -66,18 +79,19 @@ def _formset_changes(formset) -> dict:
     return changes
 
 
-def _positions() -> dict[int, int]:
-    return dict(Rule.objects.values_list("pk", "position"))
+def _positions(model=Rule) -> dict[int, int]:
+    """Positions of the rules of one table: `Rule` (live) or `DraftRule` (the draft); their managers say which."""
+    return dict(model.objects.values_list("pk", "position"))
 
 
-def _record_reorder(*, before: dict[int, int], user) -> int:
+def _record_reorder(*, before: dict[int, int], user, model=Rule) -> int:
     """Rules whose position moved: bump updated_at (the compiled rule set is keyed on it) and record the move."""
-    after = _positions()
+    after = _positions(model)
     moved = [pk for pk, position in after.items() if before.get(pk) is not None and before[pk] != position]
     if not moved:
         return 0
-    Rule.objects.filter(pk__in=moved).update(updated_at=timezone.now())
-    for rule in Rule.objects.filter(pk__in=moved):
+    Rule.all_tables.filter(pk__in=moved).update(updated_at=timezone.now())
+    for rule in Rule.all_tables.filter(pk__in=moved):
         rule_change_record(rule=rule, rule_name=rule.name, user=user, action="reorder", changes={"position": [before[rule.pk], after[rule.pk]]})
     return len(moved)
 
@@ -212,15 +226,30 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
         return f"{rule.get_target_display()}: {who}" if who else rule.get_target_display()
 
     def get_urls(self):
-        urls = [path("test-lead/", self.admin_site.admin_view(self.test_lead_view), name="routing_rule_test_lead")]
+        view = self.admin_site.admin_view
+        urls = [
+            path("test-lead/", view(self.test_lead_view), name="routing_rule_test_lead"),
+            path("versions/", view(self.versions_view), name="routing_rule_versions"),
+            path("versions/<int:table_id>/compare/", view(self.compare_view), name="routing_rule_version_compare"),
+            path("versions/<int:table_id>/restore/", view(self.restore_view), name="routing_rule_version_restore"),
+            path("draft/start/", view(self.draft_start_view), name="routing_rule_draft_start"),
+            path("draft/compare/", view(self.compare_view), name="routing_rule_draft_compare"),
+            path("draft/publish/", view(self.draft_publish_view), name="routing_rule_draft_publish"),
+            path("draft/discard/", view(self.draft_discard_view), name="routing_rule_draft_discard"),
+            path("draft/what-if/", view(self.what_if_view), name="routing_rule_draft_what_if"),
+        ]
         return urls + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "draft": rule_tables.rule_table_draft()}
+        return super().changelist_view(request, extra_context=extra_context)
 
     # Audit ------------------------------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
         before = {}
         if change:
-            old = Rule.objects.filter(pk=obj.pk).first()
+            old = Rule.all_tables.filter(pk=obj.pk).first()
             if old is not None:
                 before = {name: _shown(getattr(old, name)) for name in form.changed_data}
         super().save_model(request, obj, form, change)
@@ -244,7 +273,7 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
             changes["now"] = _snapshot(rule)
         if changes or audit["action"] == "add":
             # Saving conditions alone does not move the rule's updated_at on every database: make sure it does.
-            Rule.objects.filter(pk=rule.pk).update(updated_at=timezone.now())
+            Rule.all_tables.filter(pk=rule.pk).update(updated_at=timezone.now())
             rule_change_record(rule=rule, rule_name=rule.name, user=request.user, action=audit["action"], changes=changes)
 
     def delete_model(self, request, obj):
@@ -260,17 +289,17 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
 
     @transaction.atomic
     def update_order(self, request):
-        before = _positions()
+        before = _positions(self.model)
         response = super().update_order(request)
         if response.status_code == 200:
-            _record_reorder(before=before, user=request.user)
+            _record_reorder(before=before, user=request.user, model=self.model)
         return response
 
     @transaction.atomic
     def _bulk_move(self, request, queryset, method):
-        before = _positions()
+        before = _positions(self.model)
         super()._bulk_move(request, queryset, method)
-        _record_reorder(before=before, user=request.user)
+        _record_reorder(before=before, user=request.user, model=self.model)
 
     # Test a lead ------------------------------------------------------------------------------
 
@@ -293,6 +322,154 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
         }
         return TemplateResponse(request, "admin/routing/test_lead.html", context)
 
+    # Versions: draft, compare, publish, discard, restore, what if --------------------------------
+
+    def _page(self, request, template: str, title: str, **context):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": Rule._meta,
+            "title": title,
+            "changelist_url": reverse("admin:routing_rule_changelist"),
+            "draft_changelist_url": reverse("admin:routing_draftrule_changelist"),
+            **context,
+        }
+        return TemplateResponse(request, template, context)
+
+    def _require(self, request, permission: str) -> None:
+        if not getattr(self, f"has_{permission}_permission")(request):
+            raise PermissionDenied
+
+    def versions_view(self, request):
+        self._require(request, "view")
+        order = Case(When(status=RuleTable.Status.DRAFT, then=0), When(status=RuleTable.Status.LIVE, then=1), default=2)
+        tables = (
+            RuleTable.objects.select_related("created_by", "published_by", "based_on")
+            .annotate(rule_count=Count("rules"))
+            .order_by(order, F("published_at").desc(nulls_last=True), "-id")
+        )
+        return self._page(request, "admin/routing/rule_versions.html", _("Rule table versions"), tables=tables)
+
+    def draft_start_view(self, request):
+        self._require(request, "add")
+        if rule_tables.rule_table_draft() is not None:
+            messages.info(request, _("There is already a draft; here it is."))
+            return redirect("admin:routing_draftrule_changelist")
+        form = DraftStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            rule_tables.draft_start(user=request.user, name=form.cleaned_data["name"], note=form.cleaned_data["note"])
+            messages.success(request, _("Draft started: a copy of the live rules. Routing keeps using the live rules until you publish."))
+            return redirect("admin:routing_draftrule_changelist")
+        return self._page(request, "admin/routing/draft_start.html", _("Start a draft"), form=form)
+
+    def compare_view(self, request, table_id: int | None = None):
+        self._require(request, "view")
+        table = get_object_or_404(RuleTable, pk=table_id) if table_id is not None else rule_tables.rule_table_draft()
+        if table is None:
+            messages.info(request, _("There is no draft to compare. Start one first."))
+            return redirect("admin:routing_rule_changelist")
+        live = rule_tables.rule_table_live()
+        diff = rule_tables_compare(before=live, after=table)
+        is_draft = table.status == RuleTable.Status.DRAFT
+        # Edits made to the live rules after the draft was copied are undone by publishing it: say so.
+        live_edited = is_draft and (table.based_on_id != live.pk or Rule.objects.filter(updated_at__gt=table.created_at).exists())
+        return self._page(
+            request,
+            "admin/routing/draft_compare.html",
+            _("Compare with the live rules"),
+            table=table,
+            live=live,
+            diff=diff,
+            is_draft=is_draft,
+            live_edited=live_edited,
+            can_publish=is_draft and self.has_change_permission(request),
+            can_restore=table.status == RuleTable.Status.ARCHIVED and self.has_add_permission(request),
+        )
+
+    def _post_only(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return None
+
+    def draft_publish_view(self, request):
+        refused = self._post_only(request)
+        if refused:
+            return refused
+        self._require(request, "change")
+        draft = rule_tables.rule_table_draft()
+        if draft is None:
+            messages.error(request, _("There is no draft to publish."))
+            return redirect("admin:routing_rule_changelist")
+        try:
+            published = rule_tables.draft_publish(draft=draft, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("admin:routing_rule_draft_compare")
+        messages.success(
+            request,
+            _("Published “%(name)s”: these are now the live rules, from the next lead on. The previous version is kept under Versions.")
+            % {"name": published.name or published.pk},
+        )
+        return redirect("admin:routing_rule_changelist")
+
+    def draft_discard_view(self, request):
+        refused = self._post_only(request)
+        if refused:
+            return refused
+        self._require(request, "delete")
+        draft = rule_tables.rule_table_draft()
+        if draft is not None:
+            try:
+                rule_tables.draft_discard(draft=draft, user=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return redirect("admin:routing_rule_changelist")
+            messages.success(request, _("The draft was discarded. The live rules did not change."))
+        return redirect("admin:routing_rule_changelist")
+
+    def restore_view(self, request, table_id: int):
+        refused = self._post_only(request)
+        if refused:
+            return refused
+        self._require(request, "add")
+        table = get_object_or_404(RuleTable, pk=table_id)
+        try:
+            rule_tables.version_restore(table=table, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("admin:routing_rule_versions")
+        messages.success(request, _("The version was copied into a new draft. Check the comparison and the what-if, then publish it."))
+        return redirect("admin:routing_rule_draft_compare")
+
+    def what_if_view(self, request):
+        self._require(request, "view")
+        table_id = request.GET.get("table")
+        table = get_object_or_404(RuleTable, pk=table_id) if table_id and table_id.isdigit() else rule_tables.rule_table_draft()
+        if table is None:
+            messages.info(request, _("There is no draft to try. Start one first."))
+            return redirect("admin:routing_rule_changelist")
+        form = ReplayForm(request.GET or None)
+        result = rows = None
+        drill = {}
+        if form.is_valid():
+            since, until = form.period()
+            result = replay.replay_run(table=table, since=since, until=until, limit=form.cleaned_data["limit"])
+            drill = form.drill_down()
+            if drill:
+                rows = result.leads_for(**drill)
+        return self._page(
+            request,
+            "admin/routing/replay_results.html",
+            _("What if these rules had routed past leads?"),
+            table=table,
+            form=form,
+            result=result,
+            rows=result.rows(rows[: ReplayForm.ROWS_SHOWN]) if rows is not None else None,
+            row_count=len(rows) if rows is not None else 0,
+            rows_shown=ReplayForm.ROWS_SHOWN,
+            drill=drill,
+            query=form.query_string(),
+        )
+
 
 def _sla_terms(*, lead: Lead, now):
     """The SLA the lead would get (the SLA app's preview), when that app provides it."""
@@ -301,6 +478,69 @@ def _sla_terms(*, lead: Lead, now):
     except ImportError:  # pragma: no cover - the SLA app is built alongside
         return None
     return lead_sla_terms(lead=lead, now=now)
+
+
+class DraftStartForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=150, required=False, help_text=_("e.g. “Webinars to Kasia”"))
+    note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_("What this change is for"))
+
+
+class ReplayForm(forms.Form):
+    """The leads a what-if runs over (the newest `limit` of the period) and, optionally, one number to drill into."""
+
+    ROWS_SHOWN = 500
+    PERIODS = [(7, _("last 7 days")), (30, _("last 30 days")), (90, _("last 90 days")), (365, _("last 12 months"))]
+
+    days = forms.TypedChoiceField(label=_("period"), choices=PERIODS, coerce=int, initial=30, required=False)
+    limit = forms.IntegerField(
+        label=_("at most this many leads (the newest)"), min_value=1, max_value=replay.MAX_LIMIT, initial=replay.DEFAULT_LIMIT, required=False
+    )
+    rep = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    pool = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    rule = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    dir = forms.ChoiceField(choices=[("", ""), ("in", "in"), ("out", "out")], required=False, widget=forms.HiddenInput)
+    unassigned = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    moved = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data=None, **kwargs):
+        # The page opens with the defaults already run: a GET with no parameters is a valid form.
+        data = data.copy() if data is not None else None
+        if data is not None:
+            data.setdefault("days", "30")
+            data.setdefault("limit", str(replay.DEFAULT_LIMIT))
+        else:
+            data = {"days": "30", "limit": str(replay.DEFAULT_LIMIT)}
+        super().__init__(data, **kwargs)
+
+    def clean_days(self):
+        return self.cleaned_data.get("days") or 30
+
+    def clean_limit(self):
+        return self.cleaned_data.get("limit") or replay.DEFAULT_LIMIT
+
+    def period(self):
+        until = timezone.now()
+        return until - timedelta(days=self.cleaned_data["days"]), until
+
+    def drill_down(self) -> dict:
+        data = self.cleaned_data
+        direction = data.get("dir") or ""
+        if data.get("unassigned"):
+            return {"unassigned": True}
+        if data.get("rep") is not None:
+            return {"rep": data["rep"], "direction": direction}
+        if data.get("pool") is not None:
+            return {"pool": data["pool"], "direction": direction}
+        if data.get("rule") is not None:
+            return {"rule": str(data["rule"]), "direction": direction}
+        if data.get("moved"):
+            return {"direction": ""}
+        return {}
+
+    def query_string(self) -> str:
+        if not self.is_valid():
+            return ""
+        return f"days={self.cleaned_data['days']}&limit={self.cleaned_data['limit']}"
 
 
 class TestLeadForm(forms.Form):
@@ -353,6 +593,40 @@ class TestLeadForm(forms.Form):
         for name in ("first_name", "last_name", "company", "job_title", "phone", "industry", "region", "city", "postal_code", "source", "message"):
             data.setdefault(name, "")
         return lead_normalise(Lead(submitted_at=now, **data))
+
+
+# --------------------------------------------------------------------------------------------------
+# The draft's rules: the same form, inlines, validation, audit and drag-and-drop as the live ones
+
+
+@admin.register(DraftRule)
+class DraftRuleAdmin(RuleAdmin):
+    list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "updated_at"]
+    list_filter = ["is_active", "target"]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "match"]}),
+        (_("Assign to"), {"fields": ["target", "target_rep", "target_pool"]}),
+    ]
+
+    def get_urls(self):
+        # The version pages live under the live rules' URLs; only the model's own pages here.
+        return super(RuleAdmin, self).get_urls()
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and rule_tables.rule_table_draft() is not None
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            draft = rule_tables.rule_table_draft()
+            if draft is None:
+                raise PermissionDenied
+            obj.table = draft
+        super().save_model(request, obj, form, change)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "is_draft_page": True}
+        return super().changelist_view(request, extra_context=extra_context)
 
 
 # --------------------------------------------------------------------------------------------------

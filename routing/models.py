@@ -1,5 +1,7 @@
+import uuid
+
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -251,13 +253,14 @@ class ConditionBase(models.Model):
         IN_TERRITORY = "in_territory", _("is in a territory")
 
     field = models.CharField(
-        _("field"), max_length=100, blank=True, help_text=_('A lead field (e.g. "job_title") or "extra.<key>"; not needed for list/account/repeat/territory tests')
+        _("field"),
+        max_length=100,
+        blank=True,
+        help_text=_('A lead field (e.g. "job_title") or "extra.<key>"; not needed for list/account/repeat/territory tests'),
     )
     operator = models.CharField(_("operator"), max_length=20, choices=Operator.choices)
     value = models.TextField(_("value"), blank=True, help_text=_('For lists and keywords: values separated by ";"'))
-    domain_list = models.ForeignKey(
-        "reps.DomainList", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("domain list")
-    )
+    domain_list = models.ForeignKey("reps.DomainList", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("domain list"))
 
     class Meta:
         abstract = True
@@ -267,8 +270,77 @@ class ConditionBase(models.Model):
         return f"{self.field} {self.get_operator_display()} {self.value or self.domain_list or ''}".strip()
 
 
+class RuleTable(models.Model):
+    """One version of the rule table: the live one routes leads, a draft is being edited, archived ones were live once.
+
+    Exactly one table is live (a partial unique constraint) and at most one is a draft. Publishing a draft archives
+    the live table and makes the draft live in one transaction (routing.services.rule_tables).
+    """
+
+    class Status(models.TextChoices):
+        LIVE = "live", _("Live")
+        DRAFT = "draft", _("Draft")
+        ARCHIVED = "archived", _("Archived")
+
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, db_index=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    note = models.TextField(_("note"), blank=True, help_text=_("What this change is for, in a sentence"))
+    based_on = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("copied from"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("published by")
+    )
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        verbose_name = _("rule table version")
+        verbose_name_plural = _("rule table versions")
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="live"), name="one_live_rule_table"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="draft"), name="one_draft_rule_table"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.name or _("version %(id)s") % {"id": self.pk}
+        return f"{label} ({self.get_status_display()})"
+
+
+def rule_table_live_id() -> int:
+    """The live table's id, creating it when there is none (a database flushed by tests, or built without migrations).
+
+    The default of `Rule.table`: rules created by code that knows nothing of versions land in the live table.
+    """
+    table = RuleTable.objects.filter(status=RuleTable.Status.LIVE).only("pk").first()
+    if table is not None:
+        return table.pk
+    try:
+        with transaction.atomic():
+            return RuleTable.objects.create(status=RuleTable.Status.LIVE).pk
+    except IntegrityError:  # created meanwhile by another transaction
+        return RuleTable.objects.get(status=RuleTable.Status.LIVE).pk
+
+
+class LiveRuleManager(models.Manager):
+    """Rules of the live table: what every existing caller of `Rule.objects` means by "the rules"."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(table__status=RuleTable.Status.LIVE)
+
+
+class DraftRuleManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(table__status=RuleTable.Status.DRAFT)
+
+
 class Rule(models.Model):
-    """One row of the ordered routing table; the first active rule whose conditions hold wins."""
+    """One row of the ordered routing table; the first active rule whose conditions hold wins.
+
+    `Rule.objects` holds the live table's rules only; `Rule.all_tables` every version's. Leads keep pointing at
+    the row that matched them, also after its table is archived (the base manager is unfiltered).
+    """
 
     class Target(models.TextChoices):
         REP = "rep", _("A rep")
@@ -278,6 +350,10 @@ class Rule(models.Model):
         PREVIOUS_OWNER = "previous_owner", _("The previous owner (repeat lead)")
         NOBODY = "nobody", _("Nobody (disqualify)")
 
+    table = models.ForeignKey(RuleTable, on_delete=models.PROTECT, default=rule_table_live_id, related_name="rules", verbose_name=_("table version"))
+    lineage = models.UUIDField(
+        _("lineage"), default=uuid.uuid4, editable=False, help_text=_("The same rule in every version of the table carries the same value")
+    )
     name = models.CharField(_("name"), max_length=150)
     position = models.PositiveIntegerField(_("order"), default=0, db_index=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -289,13 +365,29 @@ class Rule(models.Model):
     last_hit_at = models.DateTimeField(_("last hit"), null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = LiveRuleManager()
+    all_tables = models.Manager()  # noqa: DJ012 - a manager, not a field (every version's rules)
+
     class Meta:
         ordering = ["position", "id"]
+        base_manager_name = "all_tables"
         verbose_name = _("rule")
         verbose_name_plural = _("rules")
+        constraints = [models.UniqueConstraint(fields=["table", "lineage"], name="rule_lineage_once_per_table")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class DraftRule(Rule):
+    """The draft table's rules, for their own admin page (same form, inlines and drag-and-drop as the live ones)."""
+
+    objects = DraftRuleManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("draft rule")
+        verbose_name_plural = _("draft rules")
 
 
 class RuleCondition(ConditionBase):
@@ -328,9 +420,7 @@ class RuleAction(models.Model):
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="actions")
     position = models.PositiveIntegerField(_("order"), default=0)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    channel = models.ForeignKey(
-        "notifications.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("channel")
-    )
+    channel = models.ForeignKey("notifications.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("channel"))
     recipient = models.CharField(_("recipient"), max_length=16, choices=Recipient.choices, blank=True)
     recipient_rep = models.ForeignKey("reps.Rep", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("rep"))
     template = models.CharField(_("template"), max_length=100, blank=True, help_text=_("Message template name"))
@@ -350,6 +440,7 @@ class RuleChange(models.Model):
     """Who changed which rule, when, and what changed."""
 
     rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes")
+    table = models.ForeignKey(RuleTable, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes")
     rule_name = models.CharField(max_length=150)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     at = models.DateTimeField(auto_now_add=True)

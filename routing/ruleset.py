@@ -7,6 +7,9 @@ admin save) can never leave a stale copy behind. Evaluating a lead then runs no 
 
 Code that edits a condition or an action row in place (not through the rule admin, which always saves the rule)
 should save its rule too, so `Rule.updated_at` moves; `ruleset_invalidate()` drops this process's copy.
+
+Only the live table's rules route leads (`routing.models.RuleTable`). The version carries the live table's id, so
+publishing a draft (another table becomes live) is seen on the next lead by every process.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from django.db import connection
 
 from reps import selectors as rep_selectors
 from routing.engine import CompiledRule, Condition, LeadFacts, RepeatFact, Ruleset
-from routing.models import Lead, Rule, RuleAction, RuleCondition
+from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
 
 # Lead fields the engine can test (routing.engine.FIELD_KINDS) are copied into the facts by name.
 _FACT_FIELDS = (
@@ -74,26 +77,33 @@ def compile_conditions(conditions: Iterable) -> tuple[Condition, ...]:
 
 def ruleset_version() -> tuple:
     """A cheap fingerprint of the rules table and its children, in one query: changes whenever a rule is added,
-    edited, reordered, switched on or off or deleted, or a condition or action is added or removed."""
+    edited, reordered, switched on or off or deleted, or a condition or action is added or removed, and when another
+    table version goes live. (Counts span every version: an edit of the draft recompiles too, which is harmless.)"""
     q = connection.ops.quote_name
-    rule, condition, action = (q(m._meta.db_table) for m in (Rule, RuleCondition, RuleAction))
+    rule, condition, action, table = (q(m._meta.db_table) for m in (Rule, RuleCondition, RuleAction, RuleTable))
     updated_at = q(Rule._meta.get_field("updated_at").column)
     sql = (
         f"SELECT (SELECT COUNT(*) FROM {rule}), (SELECT MAX(id) FROM {rule}), (SELECT MAX({updated_at}) FROM {rule}),"
         f" (SELECT COUNT(*) FROM {condition}), (SELECT MAX(id) FROM {condition}),"
-        f" (SELECT COUNT(*) FROM {action}), (SELECT MAX(id) FROM {action})"
+        f" (SELECT COUNT(*) FROM {action}), (SELECT MAX(id) FROM {action}),"
+        f" (SELECT MAX(id) FROM {table} WHERE status = %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, [RuleTable.Status.LIVE])
         row = cursor.fetchone()
     return tuple(str(value) if value is not None else None for value in row)
 
 
-def ruleset_compile(*, version: tuple = ()) -> Ruleset:
-    """The active rules in order, compiled (two queries)."""
-    rules = list(Rule.objects.filter(is_active=True).order_by("position", "id"))
+def ruleset_compile(*, version: tuple = (), table: RuleTable | None = None) -> Ruleset:
+    """The active rules of `table` (default: the live one) in order, compiled (two queries). The what-if replay
+    compiles a draft with this same code."""
+    if table is None:
+        rules_qs, conditions_qs = Rule.objects.all(), RuleCondition.objects.filter(rule__table__status=RuleTable.Status.LIVE)
+    else:
+        rules_qs, conditions_qs = Rule.all_tables.filter(table=table), RuleCondition.objects.filter(rule__table=table)
+    rules = list(rules_qs.filter(is_active=True).order_by("position", "id"))
     by_rule: dict[int, list[RuleCondition]] = defaultdict(list)
-    for condition in RuleCondition.objects.filter(rule__is_active=True).select_related("domain_list").order_by("rule_id", "id"):
+    for condition in conditions_qs.filter(rule__is_active=True).select_related("domain_list").order_by("rule_id", "id"):
         by_rule[condition.rule_id].append(condition)
     return Ruleset(
         rules=tuple(

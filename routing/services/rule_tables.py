@@ -1,0 +1,132 @@
+"""Versions of the rule table: start a draft, publish it, discard it, restore an earlier version.
+
+A draft is a full copy of a table (rules with their conditions and actions); each copied rule keeps the `lineage`
+of the rule it was copied from, which is how the compare page and the what-if replay pair "the same rule" across
+versions. Leads keep pointing at the rule rows that matched them, so publishing never rewrites history: the old
+live table is archived, not changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from routing.models import Rule, RuleAction, RuleChange, RuleCondition, RuleTable
+from routing.rule_diff import rule_tables_compare
+from routing.ruleset import ruleset_invalidate
+
+_RULE_FIELDS = ("lineage", "name", "position", "is_active", "match", "target", "target_rep_id", "target_pool_id", "hits", "last_hit_at")
+_CONDITION_FIELDS = ("field", "operator", "value", "domain_list_id")
+_ACTION_FIELDS = ("position", "kind", "channel_id", "recipient", "recipient_rep_id", "template", "text", "config")
+
+
+def _user(user):
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _record(*, table: RuleTable, user, action: str, changes: dict) -> RuleChange:
+    return RuleChange.objects.create(rule=None, table=table, rule_name=str(table)[:150], user=_user(user), action=action, changes=changes)
+
+
+def rule_table_live() -> RuleTable:
+    """The live table (created when missing, see `routing.models.rule_table_live_id`)."""
+    from routing.models import rule_table_live_id
+
+    return RuleTable.objects.get(pk=rule_table_live_id())
+
+
+def rule_table_draft() -> RuleTable | None:
+    return RuleTable.objects.filter(status=RuleTable.Status.DRAFT).first()
+
+
+def _table_copy(*, source: RuleTable, target: RuleTable) -> None:
+    """Copy `source`'s rules, conditions and actions into `target` (a query per rule, then two bulk inserts)."""
+    rules = list(Rule.all_tables.filter(table=source).order_by("position", "id").prefetch_related("conditions", "actions"))
+    conditions, actions = [], []
+    for rule in rules:
+        copy = Rule.all_tables.create(table=target, **{name: getattr(rule, name) for name in _RULE_FIELDS})
+        conditions.extend(RuleCondition(rule=copy, **{n: getattr(c, n) for n in _CONDITION_FIELDS}) for c in rule.conditions.all())
+        actions.extend(RuleAction(rule=copy, **{n: getattr(a, n) for n in _ACTION_FIELDS}) for a in rule.actions.all())
+    RuleCondition.objects.bulk_create(conditions)
+    RuleAction.objects.bulk_create(actions)
+
+
+def _draft_create(*, source: RuleTable, user, name: str, note: str) -> RuleTable:
+    if RuleTable.objects.filter(status=RuleTable.Status.DRAFT).exists():
+        raise ValidationError(_("There is already a draft: publish or discard it first."))
+    draft = RuleTable.objects.create(status=RuleTable.Status.DRAFT, name=name[:150], note=note, based_on=source, created_by=_user(user))
+    _table_copy(source=source, target=draft)
+    return draft
+
+
+@transaction.atomic
+def draft_start(*, user, name: str = "", note: str = "") -> RuleTable:
+    """A draft: a copy of the live table to edit without touching routing. One draft at a time."""
+    live = rule_table_live()
+    draft = _draft_create(source=live, user=user, name=name or _("Draft"), note=note)
+    _record(table=draft, user=user, action="draft", changes={"copied_from": live.pk})
+    return draft
+
+
+@transaction.atomic
+def draft_publish(*, draft: RuleTable, user, now: datetime | None = None) -> RuleTable:
+    """Make the draft the live table and archive the live one, in one transaction; records who and when.
+
+    Hit counts and last hits carry over to the same rule (by lineage) in the new live table, so the dashboard and
+    the stale-rule filter keep their history. Leads keep their old rule rows (now archived).
+    """
+    now = now or timezone.now()
+    locked = {t.pk: t for t in RuleTable.objects.select_for_update().filter(status__in=[RuleTable.Status.LIVE, RuleTable.Status.DRAFT])}
+    draft = locked.get(draft.pk)
+    if draft is None or draft.status != RuleTable.Status.DRAFT:
+        raise ValidationError(_("This draft has already been published or discarded."))
+    live = next((t for t in locked.values() if t.status == RuleTable.Status.LIVE), None)
+    summary = rule_tables_compare(before=live, after=draft).lines() if live is not None else []
+    if live is not None:
+        counts = {
+            lineage: (hits, last_hit_at) for lineage, hits, last_hit_at in Rule.all_tables.filter(table=live).values_list("lineage", "hits", "last_hit_at")
+        }
+        for rule in Rule.all_tables.filter(table=draft, lineage__in=list(counts)):
+            rule.hits, rule.last_hit_at = counts[rule.lineage]
+            Rule.all_tables.filter(pk=rule.pk).update(hits=rule.hits, last_hit_at=rule.last_hit_at)
+        # Archive first: the partial unique constraint allows one live table at any moment.
+        live.status, live.archived_at = RuleTable.Status.ARCHIVED, now
+        live.save(update_fields=["status", "archived_at"])
+    draft.status, draft.published_by, draft.published_at = RuleTable.Status.LIVE, _user(user), now
+    draft.save(update_fields=["status", "published_by", "published_at"])
+    _record(table=draft, user=user, action="publish", changes={"replaced": live.pk if live else None, "what changed": summary})
+    # Other processes see the new live table id in the version; this one forgets its copy now.
+    transaction.on_commit(ruleset_invalidate)
+    ruleset_invalidate()
+    return draft
+
+
+@transaction.atomic
+def draft_discard(*, draft: RuleTable, user) -> None:
+    """Throw the draft away (its rules, conditions and actions); nothing live changes."""
+    draft = RuleTable.objects.select_for_update().filter(pk=draft.pk, status=RuleTable.Status.DRAFT).first()
+    if draft is None:
+        raise ValidationError(_("This draft has already been published or discarded."))
+    rules = Rule.all_tables.filter(table=draft)
+    RuleCondition.objects.filter(rule__in=rules).delete()
+    RuleAction.objects.filter(rule__in=rules).delete()
+    rules.delete()
+    # The audit row outlives the draft: it names it rather than pointing at it.
+    RuleChange.objects.create(rule=None, table=None, rule_name=str(draft)[:150], user=_user(user), action="discard", changes={"draft": draft.pk})
+    draft.delete()
+
+
+@transaction.atomic
+def version_restore(*, table: RuleTable, user) -> RuleTable:
+    """An earlier version back as the draft (not live yet): the manager compares it, replays it and publishes it."""
+    table = RuleTable.objects.select_for_update().get(pk=table.pk)
+    if table.status != RuleTable.Status.ARCHIVED:
+        raise ValidationError(_("Only an archived version can be restored."))
+    label = table.name or _("version %(id)s") % {"id": table.pk}
+    draft = _draft_create(source=table, user=user, name=_("Restore of %(version)s") % {"version": label}, note="")
+    _record(table=draft, user=user, action="restore", changes={"copied_from": table.pk})
+    return draft
