@@ -519,8 +519,11 @@ def test_outbox_admin_lists_messages_with_status_and_error(manager_client, carry
 
     page = manager_client.get(reverse("admin:notifications_outboxmessage_changelist") + "?status__exact=failed").content.decode()
 
-    assert OutboxMessage.objects.get(lead=lead).status == OutboxMessage.Status.FAILED
+    message = OutboxMessage.objects.get(lead=lead)
+    assert message.status == OutboxMessage.Status.FAILED
     assert "HTTP 404" in page and "+48600100001" in page
+    detail = manager_client.get(reverse("admin:notifications_outboxmessage_change", args=[message.pk])).content.decode()
+    assert "no_such_hook" in detail and "/sms/send" not in detail
 
 
 def test_channel_admin_refuses_an_sms_template_that_does_not_give_json(manager_client, demo):
