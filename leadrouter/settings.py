@@ -12,6 +12,12 @@ Variables (all optional for a newcomer):
   DEFAULT_FROM_EMAIL  default: leadrouter@localhost
   SITE_URL         base URL used in links inside notifications; default: http://127.0.0.1:8000
   Q_WORKERS        django-q2 workers per cluster; default: 2
+  EMAIL_TIMEOUT    seconds for one SMTP conversation; default: 20
+
+Outbox delivery (notifications/) reads these settings with defaults, tune them here if needed:
+  NOTIFICATIONS_HTTP_TIMEOUT (connect, read) = (5, 10) s; NOTIFICATIONS_RETRY_FOR = 24 h of retries;
+  NOTIFICATIONS_BACKOFF_BASE / _MAX = 30 s / 1 h; NOTIFICATIONS_STUCK_AFTER = 10 min (a "sending" row is
+  taken back); NOTIFICATIONS_FALLBACK_EMAIL = DEFAULT_FROM_EMAIL (where URL-less chat channels go).
 """
 
 from pathlib import Path
@@ -114,6 +120,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadrouter@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 # django-q2: ORM broker by default, Redis when REDIS_URL is set. The task timeout must stay below
 # `retry`, or a slow task is handed to a second worker while the first still runs.

@@ -137,13 +137,18 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
     TerritoryRegion.objects.create(territory=territory, name="Śląskie", key=fold("Śląskie"))
     PostalRange.objects.create(territory=territory, start=40000, end=44999)
 
+    # Without --notify-url the chat channels fall back to e-mail (console in dev), to the manager.
+    to_manager = {"email": f"manager@{DOMAIN}"}
     channels = {
         "email": _channel("E-mail", Channel.Kind.EMAIL, None),
-        "alerts": _channel("Slack #sales-alerts", Channel.Kind.SLACK, notify_url),
-        "management": _channel("Slack #management", Channel.Kind.SLACK, notify_url),
-        "teams": _channel("Teams: Sales", Channel.Kind.TEAMS, notify_url),
-        "sms": _channel("SMS gateway", Channel.Kind.SMS, notify_url, method="POST", body_template='{"to": "{{ to }}", "text": "{{ text }}"}'),
-        "campaign": _channel("Mailing campaign webhook", Channel.Kind.WEBHOOK, notify_url),
+        "alerts": _channel("Slack #sales-alerts", Channel.Kind.SLACK, notify_url, **to_manager),
+        "management": _channel("Slack #management", Channel.Kind.SLACK, notify_url, **to_manager),
+        "teams": _channel("Teams: Sales", Channel.Kind.TEAMS, notify_url, **to_manager),
+        "sms": _channel(
+            "SMS gateway", Channel.Kind.SMS, notify_url, method="POST", body_template='{"to": "{{ to }}", "text": "{{ text }}"}',
+            test_to="+48 600 100 001", **to_manager,
+        ),
+        "campaign": _channel("Mailing campaign webhook", Channel.Kind.WEBHOOK, notify_url, **to_manager),
     }
 
     _rules_load(reps=reps, pools=pools, lists=lists, channels=channels)

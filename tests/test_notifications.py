@@ -311,7 +311,15 @@ def test_channel_without_url_delivers_by_email_so_people_still_see_it(carry_out,
 
     sent = mail.outbox[0]
     assert sent.subject.startswith("[Slack #sales-alerts] [CRITICAL]")
-    assert sent.to == ["sprzedaz@techpol.example"]
+    assert sent.to == ["manager@techpol.example"]  # the demo channel's own e-mail (config["email"])
+
+
+def test_channel_without_url_or_address_falls_back_to_the_configured_email(carry_out, piotr, settings):
+    settings.NOTIFICATIONS_FALLBACK_EMAIL = "sprzedaz@techpol.example"
+    Channel.objects.filter(name="Slack #sales-alerts").update(config={})
+    carry_out(6, owner=piotr, message="awaria", priority="critical")
+
+    assert mail.outbox[0].to == ["sprzedaz@techpol.example"]
 
 
 # ---------------------------------------------------------------------------------------------- Teams
