@@ -489,9 +489,16 @@ class ReplayForm(forms.Form):
     """The leads a what-if runs over (the newest `limit` of the period) and, optionally, one number to drill into."""
 
     ROWS_SHOWN = 500
-    PERIODS = [(7, _("last 7 days")), (30, _("last 30 days")), (90, _("last 90 days")), (365, _("last 12 months"))]
+    LAST_MONTH = "last_month"
+    PERIODS = [
+        ("7", _("last 7 days")),
+        ("30", _("last 30 days")),
+        (LAST_MONTH, _("last calendar month")),
+        ("90", _("last 90 days")),
+        ("365", _("last 12 months")),
+    ]
 
-    days = forms.TypedChoiceField(label=_("period"), choices=PERIODS, coerce=int, initial=30, required=False)
+    days = forms.ChoiceField(label=_("period"), choices=PERIODS, initial="30", required=False)
     limit = forms.IntegerField(
         label=_("at most this many leads (the newest)"), min_value=1, max_value=replay.MAX_LIMIT, initial=replay.DEFAULT_LIMIT, required=False
     )
@@ -513,14 +520,17 @@ class ReplayForm(forms.Form):
         super().__init__(data, **kwargs)
 
     def clean_days(self):
-        return self.cleaned_data.get("days") or 30
+        return self.cleaned_data.get("days") or "30"
 
     def clean_limit(self):
         return self.cleaned_data.get("limit") or replay.DEFAULT_LIMIT
 
     def period(self):
-        until = timezone.now()
-        return until - timedelta(days=self.cleaned_data["days"]), until
+        now = timezone.localtime()
+        if self.cleaned_data["days"] == self.LAST_MONTH:
+            until = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            return (until - timedelta(days=1)).replace(day=1), until
+        return now - timedelta(days=int(self.cleaned_data["days"])), now
 
     def drill_down(self) -> dict:
         data = self.cleaned_data
