@@ -152,16 +152,24 @@ def lead_facts(lead: Lead) -> LeadFacts:
     """
     fields = {name: getattr(lead, name, None) for name in _FACT_FIELDS}
     extra = lead.extra if isinstance(lead.extra, dict) else {}
-    domain = lead.email_domain or ""
+    domain = _lookup_key(lead.email_domain)
     return LeadFacts(
         fields=fields,
         extra=extra,
         email_domain=domain,
         domain_list_ids=rep_selectors.domain_lists_for(domain=domain),
         account=rep_selectors.account_for_domain(domain=domain),
-        repeat=lead_repeat(lead),
-        territory=rep_selectors.territory_for(region_key=lead.region_key or "", city_key=lead.city_key or "", postal_code_num=lead.postal_code_num),
+        repeat=lead_repeat(lead) if _lookup_key(lead.email) else None,
+        territory=rep_selectors.territory_for(
+            region_key=_lookup_key(lead.region_key), city_key=_lookup_key(lead.city_key), postal_code_num=lead.postal_code_num
+        ),
     )
+
+
+def _lookup_key(text: str | None) -> str:
+    """A value to look up by; "" for one with a NUL byte, which no stored key has and PostgreSQL refuses in a query
+    (an unsaved lead previewed from raw input can carry one)."""
+    return "" if not text or "\x00" in text else text
 
 
 def lead_repeat(lead: Lead) -> RepeatFact | None:
