@@ -160,3 +160,62 @@ def dashboard(request):
 
 
 DASHBOARD_PERIODS = (1, 7, 30, 90)
+
+
+class RoutingImportForm(forms.Form):
+    document = forms.FileField(label=gettext_lazy("Routing setup (JSON from “Export”)"))
+    dry_run = forms.BooleanField(label=gettext_lazy("Only check, write nothing"), required=False, initial=True)
+
+    MAX_BYTES = 5_000_000
+
+    def clean_document(self):
+        import json
+
+        upload = self.cleaned_data["document"]
+        if upload.size > self.MAX_BYTES:
+            raise ValidationError(_("The file is larger than 5 MB."))
+        try:
+            return json.loads(upload.read().decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ValidationError(_("The file is not UTF-8 text.")) from exc
+        except ValueError as exc:
+            raise ValidationError(_("The file is not valid JSON: %(error)s") % {"error": exc}) from exc
+
+
+def routing_setup(request):
+    """Export the whole routing setup as JSON, or check and import one (staging → production)."""
+    import json
+
+    from django.contrib import admin
+    from django.http import HttpResponse
+
+    from routing.config_io import RoutingConfigError, routing_config_export, routing_config_import
+
+    if request.GET.get("download") == "1":
+        if not request.user.has_perm("routing.view_rule"):
+            raise PermissionDenied
+        body = json.dumps(routing_config_export(), ensure_ascii=False, indent=2)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="leadrouter-routing-{timezone.localdate():%Y-%m-%d}.json"'
+        return response
+
+    problems: list[str] = []
+    summary: dict | None = None
+    form = RoutingImportForm()
+    if request.method == "POST":
+        if not (request.user.has_perm("routing.change_rule") and request.user.has_perm("sla.change_slapolicy")):
+            raise PermissionDenied
+        form = RoutingImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            dry_run = form.cleaned_data["dry_run"]
+            try:
+                summary = routing_config_import(document=form.cleaned_data["document"], dry_run=dry_run)
+            except RoutingConfigError as exc:
+                problems = exc.problems
+            else:
+                if dry_run:
+                    messages.info(request, _("The document is valid. Nothing was written: untick “Only check” to import it."))
+                else:
+                    messages.success(request, _("Routing setup imported."))
+    context = {**admin.site.each_context(request), "form": form, "problems": problems, "summary": summary, "title": _("Routing setup")}
+    return render(request, "admin/routing/routing_setup.html", context)

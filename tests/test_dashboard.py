@@ -55,3 +55,41 @@ def test_dashboard_page_is_for_the_manager_only(demo, kasia):
     rep = Client()
     rep.force_login(kasia.user)
     assert rep.get("/admin/dashboard/").status_code == 302  # not staff: to the admin login
+
+
+@pytest.mark.django_db
+def test_manager_downloads_the_routing_setup_and_checks_it_back_without_writing(demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from routing.models import Rule
+
+    manager = Client()
+    manager.force_login(get_user_model().objects.get(username="manager"))
+    download = manager.get("/admin/routing-setup/?download=1")
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    document = json.loads(download.content)
+    assert document["version"] == 1
+
+    document["rules"][0]["name"] = "Renamed in staging"
+    upload = SimpleUploadedFile("setup.json", json.dumps(document).encode(), content_type="application/json")
+    page = manager.post("/admin/routing-setup/", {"document": upload, "dry_run": "on"})
+    assert page.status_code == 200
+    assert not Rule.objects.filter(name="Renamed in staging").exists()
+
+    upload = SimpleUploadedFile("setup.json", json.dumps(document).encode(), content_type="application/json")
+    manager.post("/admin/routing-setup/", {"document": upload})
+    assert Rule.objects.filter(name="Renamed in staging", is_active=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_broken_routing_document_lists_its_problems_and_writes_nothing(demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    manager = Client()
+    manager.force_login(get_user_model().objects.get(username="manager"))
+    page = manager.post("/admin/routing-setup/", {"document": SimpleUploadedFile("x.json", b"{not json")})
+    assert "not valid JSON" in page.content.decode()
+    bad = {"version": 1, "rules": [{"name": "X", "target": "rep", "rep": "nikt@techpol.example"}]}
+    page = manager.post("/admin/routing-setup/", {"document": SimpleUploadedFile("x.json", json.dumps(bad).encode())})
+    assert "Nothing was imported" in page.content.decode()
