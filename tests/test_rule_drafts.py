@@ -288,3 +288,39 @@ def test_a_lead_matched_by_an_archived_rule_still_shows_in_the_lead_admin(manage
     page = manager_client.get(reverse("admin:routing_lead_change", args=[lead.pk])).content.decode()
     assert "German form → Jan" in page
     assert Lead.objects.get(pk=lead.pk).rule.table.status == RuleTable.Status.ARCHIVED
+
+
+# Permissions and the migration -------------------------------------------------------------------
+
+
+def test_a_user_who_may_only_view_rules_cannot_publish_or_restore(demo, magda, client):
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user(username="viewer", password="x", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_rule", "view_draftrule"]))
+    draft = draft_start(user=magda)
+    client.force_login(viewer)
+    assert client.get(reverse("admin:routing_rule_draft_compare")).status_code == 200
+    assert client.post(reverse("admin:routing_rule_draft_publish")).status_code == 403
+    assert client.post(reverse("admin:routing_rule_draft_discard")).status_code == 403
+    draft.refresh_from_db()
+    assert draft.status == RuleTable.Status.DRAFT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_puts_existing_rules_in_one_live_table_each_with_its_own_lineage():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("routing", "0002_initial")])
+    old = executor.loader.project_state([("routing", "0002_initial")]).apps
+    for i in range(3):
+        old.get_model("routing", "Rule").objects.create(name=f"Old rule {i}", position=i, target="nobody")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    live = RuleTable.objects.get(status=RuleTable.Status.LIVE)
+    assert list(Rule.objects.order_by("position").values_list("name", "table_id")) == [(f"Old rule {i}", live.pk) for i in range(3)]
+    assert len(set(Rule.objects.values_list("lineage", flat=True))) == 3
