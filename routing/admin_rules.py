@@ -645,15 +645,15 @@ class DraftRuleAdmin(RuleAdmin):
 
 @admin.register(RuleChange)
 class RuleChangeAdmin(admin.ModelAdmin):
-    list_display = ["at", "rule_name", "action", "user", "summary"]
+    list_display = ["at", "rule_name", "action", "table", "user", "summary"]
     list_filter = ["action", "at"]
     search_fields = ["rule_name", "user__username"]
     date_hierarchy = "at"
-    fields = ["at", "rule", "rule_name", "action", "user", "changes_shown"]
+    fields = ["at", "rule", "rule_name", "table", "action", "user", "changes_shown"]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user", "rule")
+        return super().get_queryset(request).select_related("user", "rule", "table")
 
     @admin.display(description=_("what changed"))
     def summary(self, change: RuleChange) -> str:

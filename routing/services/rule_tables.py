@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routing.models import Rule, RuleAction, RuleChange, RuleCondition, RuleTable
+from routing.models import Rule, RuleAction, RuleChange, RuleCondition, RuleTable, rule_table_live_id
 from routing.rule_diff import rule_tables_compare
 from routing.ruleset import ruleset_invalidate
 
@@ -28,14 +28,17 @@ def _user(user):
     return user if getattr(user, "is_authenticated", False) else None
 
 
+def _label(table: RuleTable) -> str:
+    return (table.name or _("version %(id)s") % {"id": table.pk})[:150]
+
+
 def _record(*, table: RuleTable, user, action: str, changes: dict) -> RuleChange:
-    return RuleChange.objects.create(rule=None, table=table, rule_name=str(table)[:150], user=_user(user), action=action, changes=changes)
+    """The audit row of a version change; `rule_name` carries the version's name (there is no single rule)."""
+    return RuleChange.objects.create(rule=None, table=table, rule_name=_label(table), user=_user(user), action=action, changes=changes)
 
 
 def rule_table_live() -> RuleTable:
     """The live table (created when missing, see `routing.models.rule_table_live_id`)."""
-    from routing.models import rule_table_live_id
-
     return RuleTable.objects.get(pk=rule_table_live_id())
 
 
@@ -56,9 +59,14 @@ def _table_copy(*, source: RuleTable, target: RuleTable) -> None:
 
 
 def _draft_create(*, source: RuleTable, user, name: str, note: str) -> RuleTable:
+    refused = ValidationError(_("There is already a draft: publish or discard it first."))
     if RuleTable.objects.filter(status=RuleTable.Status.DRAFT).exists():
-        raise ValidationError(_("There is already a draft: publish or discard it first."))
-    draft = RuleTable.objects.create(status=RuleTable.Status.DRAFT, name=name[:150], note=note, based_on=source, created_by=_user(user))
+        raise refused
+    try:
+        with transaction.atomic():
+            draft = RuleTable.objects.create(status=RuleTable.Status.DRAFT, name=name[:150], note=note, based_on=source, created_by=_user(user))
+    except IntegrityError as exc:  # another manager started one at the same moment (one_draft_rule_table)
+        raise refused from exc
     _table_copy(source=source, target=draft)
     return draft
 
@@ -90,18 +98,19 @@ def draft_publish(*, draft: RuleTable, user, now: datetime | None = None) -> Rul
         counts = {
             lineage: (hits, last_hit_at) for lineage, hits, last_hit_at in Rule.all_tables.filter(table=live).values_list("lineage", "hits", "last_hit_at")
         }
-        for rule in Rule.all_tables.filter(table=draft, lineage__in=list(counts)):
+        carried = list(Rule.all_tables.filter(table=draft, lineage__in=list(counts)).only("pk", "lineage"))
+        for rule in carried:
             rule.hits, rule.last_hit_at = counts[rule.lineage]
-            Rule.all_tables.filter(pk=rule.pk).update(hits=rule.hits, last_hit_at=rule.last_hit_at)
+        Rule.all_tables.bulk_update(carried, ["hits", "last_hit_at"])
         # Archive first: the partial unique constraint allows one live table at any moment.
         live.status, live.archived_at = RuleTable.Status.ARCHIVED, now
         live.save(update_fields=["status", "archived_at"])
     draft.status, draft.published_by, draft.published_at = RuleTable.Status.LIVE, _user(user), now
     draft.save(update_fields=["status", "published_by", "published_at"])
     _record(table=draft, user=user, action="publish", changes={"replaced": live.pk if live else None, "what changed": summary})
-    # Other processes see the new live table id in the version; this one forgets its copy now.
+    # Every process sees the new live table's id in the rule set version on its next lead; this one also drops
+    # its compiled copy once the switch is committed.
     transaction.on_commit(ruleset_invalidate)
-    ruleset_invalidate()
     return draft
 
 
@@ -116,7 +125,7 @@ def draft_discard(*, draft: RuleTable, user) -> None:
     RuleAction.objects.filter(rule__in=rules).delete()
     rules.delete()
     # The audit row outlives the draft: it names it rather than pointing at it.
-    RuleChange.objects.create(rule=None, table=None, rule_name=str(draft)[:150], user=_user(user), action="discard", changes={"draft": draft.pk})
+    RuleChange.objects.create(rule=None, table=None, rule_name=_label(draft), user=_user(user), action="discard", changes={"draft": draft.pk})
     draft.delete()
 
 
@@ -126,7 +135,6 @@ def version_restore(*, table: RuleTable, user) -> RuleTable:
     table = RuleTable.objects.select_for_update().get(pk=table.pk)
     if table.status != RuleTable.Status.ARCHIVED:
         raise ValidationError(_("Only an archived version can be restored."))
-    label = table.name or _("version %(id)s") % {"id": table.pk}
-    draft = _draft_create(source=table, user=user, name=_("Restore of %(version)s") % {"version": label}, note="")
+    draft = _draft_create(source=table, user=user, name=_("Restore of %(version)s") % {"version": _label(table)}, note="")
     _record(table=draft, user=user, action="restore", changes={"copied_from": table.pk})
     return draft
