@@ -304,8 +304,11 @@ class RuleTable(models.Model):
         ]
 
     def __str__(self) -> str:
-        label = self.name or _("version %(id)s") % {"id": self.pk}
-        return f"{label} ({self.get_status_display()})"
+        return f"{self.label} ({self.get_status_display()})"
+
+    @property
+    def label(self) -> str:
+        return self.name or str(_("version %(id)s") % {"id": self.pk})
 
 
 def rule_table_live_id() -> int:

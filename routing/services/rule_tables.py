@@ -29,7 +29,7 @@ def _user(user):
 
 
 def _label(table: RuleTable) -> str:
-    return (table.name or _("version %(id)s") % {"id": table.pk})[:150]
+    return table.label[:150]
 
 
 def _record(*, table: RuleTable, user, action: str, changes: dict) -> RuleChange:
