@@ -35,6 +35,10 @@ from routing.services.intake import lead_normalise
 # Audit trail
 
 
+# RuleChange actions about whole versions (routing.services.rule_tables), not about one rule.
+VERSION_ACTIONS = ("draft", "publish", "discard", "restore")
+
+
 def _shown(value) -> str | int | bool | None:
     if value is None or isinstance(value, bool | int):
         return value
@@ -371,7 +375,10 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
         diff = rule_tables_compare(before=live, after=table)
         is_draft = table.status == RuleTable.Status.DRAFT
         # Edits made to the live rules after the draft was copied are undone by publishing it: say so.
-        live_edited = is_draft and (table.based_on_id != live.pk or Rule.objects.filter(updated_at__gt=table.created_at).exists())
+        live_edited = is_draft and (
+            Rule.objects.filter(updated_at__gt=table.created_at).exists()
+            or RuleChange.objects.filter(table=live, at__gt=table.created_at).exclude(action__in=VERSION_ACTIONS).exists()  # deletions too
+        )
         return self._page(
             request,
             "admin/routing/draft_compare.html",

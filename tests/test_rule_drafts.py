@@ -324,3 +324,21 @@ def test_the_migration_puts_existing_rules_in_one_live_table_each_with_its_own_l
     live = RuleTable.objects.get(status=RuleTable.Status.LIVE)
     assert list(Rule.objects.order_by("position").values_list("name", "table_id")) == [(f"Old rule {i}", live.pk) for i in range(3)]
     assert len(set(Rule.objects.values_list("lineage", flat=True))) == 3
+
+
+def test_compare_warns_when_the_live_rules_were_edited_after_the_draft_was_copied(manager_client, magda):
+    draft_start(user=magda)
+    url = reverse("admin:routing_rule_draft_compare")
+    assert 'id="live-edited"' not in manager_client.get(url).content.decode()
+    webinar = Rule.objects.get(name__startswith="Webinar")
+    manager_client.post(reverse("admin:routing_rule_delete", args=[webinar.pk]), {"post": "yes"})
+    assert 'id="live-edited"' in manager_client.get(url).content.decode()
+
+
+def test_a_restored_version_is_not_mistaken_for_a_stale_draft(manager_client, magda, kasia):
+    first = rule_table_live()
+    draft = draft_start(user=magda)
+    german_to(draft, kasia)
+    draft_publish(draft=draft, user=magda)
+    version_restore(table=first, user=magda)
+    assert 'id="live-edited"' not in manager_client.get(reverse("admin:routing_rule_draft_compare")).content.decode()
