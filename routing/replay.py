@@ -200,6 +200,7 @@ class _Run:
         rep_id = self.sim.pick(pool, self.day)
         if rep_id is None and pool.fallback_rep_id is not None and not self.world.unavailable(pool.fallback_rep_id, self.day):
             rep_id = pool.fallback_rep_id
+            self.sim.loads[(rep_id, self.day)] += 1  # the overflow owner has no cap here, but it counts elsewhere
             self.lines.append(_("%(pool)s: the lead goes to the pool's fallback owner") % {"pool": pool.name})
         if rep_id is None:
             self.lines.append(_("%(pool)s: nobody in the pool can take the lead") % {"pool": pool.name})

@@ -217,3 +217,19 @@ def test_the_what_if_page_without_a_draft_sends_magda_to_start_one(demo, magda, 
     response = client.get(reverse("admin:routing_rule_draft_what_if"))
     assert response.status_code == 302 and response.url == reverse("admin:routing_rule_changelist")
     assert not RuleTable.objects.filter(status=RuleTable.Status.DRAFT).exists()
+
+
+def test_an_archived_version_can_be_replayed_before_restoring_it(last_month, kasia_draft, magda, client):
+    from routing.services.rule_tables import draft_publish
+
+    old = RuleTable.objects.get(status=RuleTable.Status.LIVE)
+    draft_publish(draft=kasia_draft, user=magda)
+    result = replay_run(table=old, since=SINCE, until=UNTIL)
+    assert result.headline() == "Kasia Nowak −42, Marek Zieliński +40, Jan Schmidt +2, Tomek Wiśniewski +2"
+    assert result.no_longer_unassigned == 2
+    client.force_login(magda)
+    versions = client.get(reverse("admin:routing_rule_versions")).content.decode()
+    assert f"?table={old.pk}" in versions
+    with time_machine.travel(datetime(2026, 11, 1, 12, tzinfo=WARSAW), tick=False):
+        page = client.get(reverse("admin:routing_rule_draft_what_if"), {"table": old.pk, "days": "last_month"}).content.decode()
+    assert "Marek Zieliński +40" in page
