@@ -233,3 +233,12 @@ def test_an_archived_version_can_be_replayed_before_restoring_it(last_month, kas
     with time_machine.travel(datetime(2026, 11, 1, 12, tzinfo=WARSAW), tick=False):
         page = client.get(reverse("admin:routing_rule_draft_what_if"), {"table": old.pk, "days": "last_month"}).content.decode()
     assert "Marek Zieliński +40" in page
+
+
+def test_the_simulated_round_robin_gives_pool_leads_to_the_reps_routing_gave_them_to(october, magda, kasia, marek):
+    """With Ola away, the Demo pool alternates Kasia and Marek; the live rules replayed from a fresh turn agree."""
+    posted = [october(datetime(2026, 10, 5, 10, i, tzinfo=WARSAW), email=f"demo{i}@firma{i}.example", source="demo_request") for i in range(6)]
+    assert [p["owner"]["email"] for p in posted] == [kasia.email, marek.email] * 3
+    result = replay_run(table=draft_start(user=magda), since=SINCE, until=UNTIL)
+    assert result.agrees_with_history == 6 and result.moved == []
+    assert result.headline() == "No lead would go elsewhere."
