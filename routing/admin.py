@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -79,11 +80,31 @@ SLA_STATES = {
 }
 
 
+class RuleFilter(admin.SimpleListFilter):
+    """Leads by the rule that routed them, across published versions (the same rule shares a lineage)."""
+
+    title = _("rule")
+    parameter_name = "rule_lineage"
+
+    def lookups(self, request, model_admin):
+        from routing.models import Rule
+
+        return [(str(rule.lineage), rule.name) for rule in Rule.objects.order_by("position", "id")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            try:
+                return queryset.filter(rule__lineage=self.value())
+            except ValidationError:
+                return queryset.none()
+        return queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_due_at", "sla_state", "first_response_at", "received_at"]
     list_display_links = ["id", "email"]
-    list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", "rule", "source", "intake_source", "tags"]
+    list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", RuleFilter, "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
     date_hierarchy = "received_at"
     list_select_related = ["owner", "rule"]

@@ -89,9 +89,10 @@ def dashboard(*, now: datetime, days: int = 30) -> Dashboard:
             )
         )
 
-    hits_in_period = dict(period.filter(rule__isnull=False).values_list("rule_id").annotate(n=Count("id")).values_list("rule_id", "n"))
+    # By lineage: a lead matched by an earlier published version of a rule counts for the rule as it is now.
+    hits_in_period = dict(period.filter(rule__isnull=False).values_list("rule__lineage").annotate(n=Count("id")).values_list("rule__lineage", "n"))
     rules = [
-        {"name": rule.name, "active": rule.is_active, "position": rule.position, "period_hits": hits_in_period.get(rule.pk, 0), "hits": rule.hits, "last_hit_at": rule.last_hit_at}
+        {"name": rule.name, "active": rule.is_active, "position": rule.position, "period_hits": hits_in_period.get(rule.lineage, 0), "hits": rule.hits, "last_hit_at": rule.last_hit_at}
         for rule in Rule.objects.order_by("position", "id")
     ]
     rules.append({"name": "— fallback —", "active": True, "position": None, "period_hits": period.filter(rule__isnull=True).exclude(status=Lead.Status.DISQUALIFIED).count(), "hits": None, "last_hit_at": None})

@@ -129,7 +129,8 @@ class _Router:
         if rule is None:
             self.fallback_pool()
             return self.out
-        self.out.rule = Rule.objects.filter(pk=rule.id).first()
+        # all_tables: a publish may have archived this rule a moment ago; the lead still records it.
+        self.out.rule = Rule.all_tables.filter(pk=rule.id).first()
         target = rule.target
         # decide() only picks a rule whose target exists in the facts (engine.target_missing).
         if target == engine.TARGET_NOBODY:
@@ -177,7 +178,7 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
     if out.rule is not None:
         # F(): concurrent leads matching the same rule must not lose counts. update() leaves updated_at alone,
         # so a hit does not invalidate the compiled rule set.
-        Rule.objects.filter(pk=out.rule.pk).update(hits=F("hits") + 1, last_hit_at=now)
+        Rule.all_tables.filter(pk=out.rule.pk).update(hits=F("hits") + 1, last_hit_at=now)
 
     rule_name = out.rule.name if out.rule else None
     if out.status == Lead.Status.ASSIGNED:

@@ -74,10 +74,9 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     earlier lead and changes nothing. Two concurrent retries are settled by the unique constraints, not by
     the read below: the loser's insert fails and it returns the winner's lead.
     """
-    from sla.services import lead_sla_start
-
     from notifications.services import rule_actions_carry_out
     from routing.services.assignment import lead_route
+    from sla.services import lead_sla_start
 
     now = now or timezone.now()
     existing = _lead_by_retry_key(source=source, idempotency_key=idempotency_key, external_id=fields.get("external_id"))
@@ -105,9 +104,8 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
 @transaction.atomic
 def activity_log(*, lead: Lead, kind: str, at: datetime, rep_email: str | None = None, outcome: str = "") -> Activity:
     """Log a call, e-mail, meeting or note. The first call / e-mail / meeting is the first response: it stops the clock."""
-    from sla.services import lead_sla_stop
-
     from reps.models import Rep
+    from sla.services import lead_sla_stop
 
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     if rep_email:
