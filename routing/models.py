@@ -80,6 +80,8 @@ class Lead(models.Model):
 
     # Normalised copies for matching (see leadrouter.text).
     email_domain = models.CharField(max_length=253, db_index=True, editable=False)
+    # The whole address lower-cased: "Jan@Firma.pl" and "jan@firma.pl" are the same person for repeat leads.
+    email_key = models.CharField(max_length=254, db_index=True, editable=False, default="")
     region_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     city_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     postal_code_num = models.PositiveIntegerField(null=True, blank=True, db_index=True, editable=False)

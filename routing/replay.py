@@ -391,11 +391,11 @@ class _FactsCache:
     def __init__(self, leads: list[Lead]):
         self.domains: dict[str, tuple] = {}
         self.places: dict[tuple, engine.TerritoryFact | None] = {}
-        emails = {lead.email for lead in leads if lead.email}
+        emails = {lead.email_key for lead in leads if lead.email_key}
         top = max((lead.pk for lead in leads), default=0)
         self.earlier: dict[str, list[tuple[int, int | None]]] = defaultdict(list)  # email -> [(id, stored owner)] newest first
         if emails:
-            for lead_id, email, owner_id in Lead.objects.filter(email__in=emails, pk__lt=top).order_by("-id").values_list("id", "email", "owner_id"):
+            for lead_id, email, owner_id in Lead.objects.filter(email_key__in=emails, pk__lt=top).order_by("-id").values_list("id", "email_key", "owner_id"):
                 self.earlier[email].append((lead_id, owner_id))
 
     def base(self, lead: Lead) -> engine.LeadFacts:
@@ -417,7 +417,7 @@ class _FactsCache:
 
     def repeat(self, lead: Lead, owner_of: Callable[[int, int | None], int | None]) -> engine.RepeatFact | None:
         """As routing.ruleset.lead_repeat: leads before this one (by id) with the same e-mail, newest first."""
-        rows = [(i, owner_of(i, o)) for i, o in self.earlier.get(lead.email, ()) if i < lead.pk][:REPEAT_LOOKBACK]
+        rows = [(i, owner_of(i, o)) for i, o in self.earlier.get(lead.email_key, ()) if i < lead.pk][:REPEAT_LOOKBACK]
         if not rows:
             return None
         previous = next(((i, o) for i, o in rows if o is not None), (rows[0][0], None))

@@ -153,17 +153,21 @@ def lead_facts(lead: Lead) -> LeadFacts:
     fields = {name: getattr(lead, name, None) for name in _FACT_FIELDS}
     extra = lead.extra if isinstance(lead.extra, dict) else {}
     domain = _lookup_key(lead.email_domain)
-    return LeadFacts(
-        fields=fields,
-        extra=extra,
-        email_domain=domain,
-        domain_list_ids=rep_selectors.domain_lists_for(domain=domain),
-        account=rep_selectors.account_for_domain(domain=domain),
-        repeat=lead_repeat(lead) if _lookup_key(lead.email) else None,
-        territory=rep_selectors.territory_for(
-            region_key=_lookup_key(lead.region_key), city_key=_lookup_key(lead.city_key), postal_code_num=lead.postal_code_num
-        ),
-    )
+    # Routing and then the SLA policy both need the looked-up facts of the same lead in the same transaction:
+    # they are kept on the instance, keyed by what they were looked up by, so intake does the lookups once.
+    memo_key = (lead.pk, lead.email, domain, lead.region_key, lead.city_key, lead.postal_code_num)
+    memo = getattr(lead, "_facts_lookups", None)
+    if memo is None or memo[0] != memo_key:
+        lookups = {
+            "domain_list_ids": rep_selectors.domain_lists_for(domain=domain),
+            "account": rep_selectors.account_for_domain(domain=domain),
+            "repeat": lead_repeat(lead) if _lookup_key(lead.email) else None,
+            "territory": rep_selectors.territory_for(
+                region_key=_lookup_key(lead.region_key), city_key=_lookup_key(lead.city_key), postal_code_num=lead.postal_code_num
+            ),
+        }
+        memo = lead._facts_lookups = (memo_key, lookups)
+    return LeadFacts(fields=fields, extra=extra, email_domain=domain, **memo[1])
 
 
 def _lookup_key(text: str | None) -> str:
@@ -174,9 +178,10 @@ def _lookup_key(text: str | None) -> str:
 
 def lead_repeat(lead: Lead) -> RepeatFact | None:
     """Earlier leads with the same e-mail (newest first) and the owner of the newest one that had an owner."""
-    if not lead.email:
+    key = lead.email_key or (lead.email or "").strip().lower()
+    if not key:
         return None
-    earlier = Lead.objects.filter(email=lead.email)
+    earlier = Lead.objects.filter(email_key=key)
     if lead.pk is not None:
         earlier = earlier.filter(pk__lt=lead.pk)
     rows = list(earlier.order_by("-id").values_list("id", "owner_id")[:REPEAT_LOOKBACK])

@@ -61,4 +61,5 @@ class LeadFactory(factory.django.DjangoModelFactory):
     intake_source = factory.SubFactory(IntakeSourceFactory)
     email = factory.Sequence(lambda n: f"buyer{n}@firma{n}.example")
     email_domain = factory.LazyAttribute(lambda lead: email_domain(lead.email))
+    email_key = factory.LazyAttribute(lambda lead: lead.email.lower())
     submitted_at = factory.LazyFunction(timezone.now)

@@ -97,6 +97,14 @@ class TestTakeIn:
         assert (lead.region_key, lead.postal_code_num, lead.city_key) == ("slaskie", 40001, "lodz")
 
 
+@pytest.mark.django_db
+def test_repeat_lead_typed_with_capitals_goes_to_the_previous_owner(api, demo):
+    first = post(api, {"email": "zofia@fabryka-okien.example", "source": "webinar"}).json()
+    again = post(api, {"email": "Zofia@Fabryka-Okien.example", "source": "webinar"}).json()
+    assert again["rule"]["name"] == "Repeat lead → previous owner"
+    assert again["owner"] == first["owner"]
+
+
 BAD_FIELDS = [
     ({}, "email"),
     ({"email": "not-an-address"}, "email"),

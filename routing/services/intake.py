@@ -41,6 +41,7 @@ def intake_source_revoke(*, source: IntakeSource) -> None:
 def lead_normalise(lead: Lead) -> Lead:
     """Fill the normalised copies used for matching (domain, region and city keys, postal code number)."""
     lead.email_domain = email_domain(lead.email)
+    lead.email_key = lead.email.strip().lower()
     lead.region_key = fold(lead.region)
     lead.city_key = fold(lead.city)
     lead.postal_code_num = postal_code_number(lead.postal_code)
