@@ -27,6 +27,7 @@ from reps.models import (
     PoolMembership,
     PostalRange,
     Rep,
+    RepDayLoad,
     Territory,
     TerritoryCity,
     TerritoryRegion,
@@ -347,3 +348,18 @@ class DomainListAdmin(CsvImportExportAdmin):
     @admin.display(description=_("domains"), ordering="entry_count")
     def entry_count(self, domain_list):
         return domain_list.entry_count
+
+
+@admin.register(RepDayLoad)
+class RepDayLoadAdmin(admin.ModelAdmin):
+    """Pool leads per rep and day: the counter the daily cap is checked against (read-only)."""
+
+    list_display = ["day", "rep", "assigned"]
+    list_filter = ["rep", "day"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

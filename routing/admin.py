@@ -176,3 +176,24 @@ class ActivityAdmin(admin.ModelAdmin):
     list_filter = ["kind", "rep"]
     search_fields = ["lead__email", "outcome"]
     raw_id_fields = ["lead"]
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(admin.ModelAdmin):
+    """The whole history across leads, read-only: the event log is append-only."""
+
+    list_display = ["at", "type", "lead", "rep", "detail"]
+    list_filter = ["type", "rep"]
+    search_fields = ["lead__email", "detail"]
+    date_hierarchy = "at"
+    list_select_related = ["lead", "rep"]
+    raw_id_fields = ["lead"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
