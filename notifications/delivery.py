@@ -193,7 +193,7 @@ def http_send(channel: Channel, *, method: str, url: str, body: bytes | None, he
     text = snippet.decode("utf-8", "replace").strip().replace("\n", " ")
     reason_text = redact(f"HTTP {status} {reason}" + (f": {text}" if text else ""), secrets)
     if status >= 500 or status in TRANSIENT_HTTP:
-        seconds = int(retry_after) if retry_after.isdigit() else None
+        seconds = int(retry_after) if retry_after.isascii() and retry_after.isdigit() else None
         raise DeliveryError(reason_text, permanent=False, status_code=status, retry_after=seconds)
     if 300 <= status < 400:
         raise DeliveryError(f"{reason_text} (redirects are not followed: check the channel URL)", permanent=True, status_code=status)

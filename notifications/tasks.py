@@ -59,10 +59,12 @@ def sweep_lease() -> timedelta:
 
 def backoff(attempts: int, *, retry_after: int | None = None) -> timedelta:
     """30 s, 1 min, 2 min, 4 min ... capped at an hour, with jitter so a recovered receiver is not stampeded."""
-    delay = min(backoff_base() * (2 ** max(attempts - 1, 0)), backoff_max())
+    # Exponent and Retry-After are bounded before they reach timedelta: a receiver asking for 10**14 s
+    # must not crash the task (the row would stay "sending" and be retried, and crash, forever).
+    delay = min(backoff_base() * (2 ** min(max(attempts - 1, 0), 20)), backoff_max())
     delay *= random.uniform(0.8, 1.2)
     if retry_after:
-        delay = max(delay, timedelta(seconds=retry_after))
+        delay = max(delay, timedelta(seconds=min(retry_after, backoff_max().total_seconds())))
     return min(delay, backoff_max())
 
 

@@ -13,19 +13,21 @@ from sla.selectors import lead_sla_state
 
 @admin.register(IntakeSource)
 class IntakeSourceAdmin(admin.ModelAdmin):
-    list_display = ["name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "token_prefix", "reads_all_leads", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name"]
     readonly_fields = ["token_prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke", "rotate"]
 
     def get_fields(self, request, obj=None):
-        return ["name"] if obj is None else ["name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
+        if obj is None:
+            return ["name", "reads_all_leads"]
+        return ["name", "reads_all_leads", "token_prefix", "created_at", "last_used_at", "revoked_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "reads_all_leads"])
             return
-        source, token = intake_source_create(name=obj.name)
+        source, token = intake_source_create(name=obj.name, reads_all_leads=obj.reads_all_leads)
         obj.pk, obj.token_hash, obj.token_prefix = source.pk, source.token_hash, source.token_prefix
         obj._state.adding = False
         messages.warning(request, format_html(_("Token for {}: <code>{}</code> — copy it now, it is shown only once."), source.name, token))

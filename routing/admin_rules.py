@@ -588,7 +588,7 @@ class TestLeadForm(forms.Form):
             return {}
         try:
             value = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
         if not isinstance(value, dict):
             raise ValidationError(_('Give a JSON object, e.g. {"budget": 50000}.'))

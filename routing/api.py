@@ -103,8 +103,8 @@ def leads(request):
     if failure:
         return failure
     key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key and len(key) > 200:
-        return errors(400, **{"Idempotency-Key": [_("At most 200 characters.")]})
+    if key and (len(key) > 200 or not key.isprintable()):
+        return errors(400, **{"Idempotency-Key": [_("At most 200 printable characters.")]})
     lead, created = lead_create(source=request.intake_source, fields=form.lead_fields(), idempotency_key=key)
     lead = lead_get(lead_id=lead.pk)
     return JsonResponse(lead_representation(lead), status=201 if created else 200)
@@ -112,9 +112,13 @@ def leads(request):
 
 def _leads_list(request):
     before = request.GET.get("before")
-    if before is not None and not before.isdigit():
+    if before is not None and not (before.isascii() and before.isdigit() and len(before) < 19):
         return errors(400, before=[_("Must be a lead id.")])
-    page = list(leads_by_email(email=request.GET.get("email"), before_id=int(before) if before else None)[: PAGE_SIZE + 1])
+    email = request.GET.get("email")
+    if email is not None and (len(email) > 254 or not email.isprintable()):
+        return errors(400, email=[_("Enter a valid email address.")])
+    leads = leads_by_email(email=email, before_id=int(before) if before else None, source=_readable_by(request))
+    page = list(leads[: PAGE_SIZE + 1])
     next_url = None
     if len(page) > PAGE_SIZE:
         page = page[:PAGE_SIZE]
@@ -124,9 +128,14 @@ def _leads_list(request):
     return JsonResponse({"results": [lead_representation(lead) for lead in page], "next": next_url})
 
 
+def _readable_by(request):
+    """A source's token reads and updates the leads it sent in, unless it may read every source's leads."""
+    return None if request.intake_source.reads_all_leads else request.intake_source
+
+
 @api_view("GET")
 def lead_detail(request, lead_id: int):
-    lead = lead_get(lead_id=lead_id)
+    lead = lead_get(lead_id=lead_id, source=_readable_by(request))
     if lead is None:
         return errors(404, lead=[_("No lead with this id.")])
     return JsonResponse(lead_representation(lead))
@@ -154,7 +163,7 @@ def route_preview(request):
 
 @api_view("POST")
 def activities(request, lead_id: int):
-    lead = lead_get(lead_id=lead_id)
+    lead = lead_get(lead_id=lead_id, source=_readable_by(request))
     if lead is None:
         return errors(404, lead=[_("No lead with this id.")])
     try:

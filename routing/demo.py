@@ -229,7 +229,7 @@ def _sla_load(*, reps, channels) -> None:
         ("Critical", "any", "critical", 15, "", [("source", Op.EQUALS, "demo_request"), ("message", Op.CONTAINS, "awaria")]),
         ("Medium", "all", "medium", 120, "", [("source", Op.EQUALS, "report_download"), ("phone", Op.NOT_EMPTY, "")]),
         ("Low", "all", "low", None, "thank_you", [("source", Op.EQUALS, "newsletter"), ("phone", Op.EMPTY, "")]),
-        ("Default", "all", None, 120, "", []),
+        ("Default", "all", "medium", 120, "", []),  # "as Medium"
     ]
     names = []
     for position, (name, match, priority, minutes, autoresponse, conditions) in enumerate(policies, start=1):

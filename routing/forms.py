@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -14,7 +14,9 @@ from routing.iso_codes import COUNTRIES, LANGUAGES
 from routing.models import Activity
 
 MAX_FUTURE = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_EXTRA_KEYS = 100
+MAX_DEPTH = 32
 
 
 class BodyError(ValueError):
@@ -36,7 +38,23 @@ def body_parse(*, raw: bytes, content_type: str, post) -> dict:
         raise BodyError(_("The body is not valid JSON.")) from exc
     if not isinstance(data, dict):
         raise BodyError(_("The body must be a JSON object."))
+    if _too_deep(data):
+        raise BodyError(_("The body is nested more than %(n)d levels deep.") % {"n": MAX_DEPTH})
     return data
+
+
+def _too_deep(value) -> bool:
+    """Whether lists/objects nest deeper than MAX_DEPTH (checked without recursion: the check must not crash)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def _refuse_constant(name: str):
@@ -82,8 +100,15 @@ class IsoDateTimeField(forms.Field):
                 parsed = None
         if parsed is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
+        try:
+            if timezone.is_naive(parsed):
+                parsed = timezone.make_aware(parsed)
+            # Stored and compared in UTC: PostgreSQL refuses offsets past ±15:59, and year 1 cannot move at all.
+            parsed = parsed.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if parsed < EARLIEST:
+            raise forms.ValidationError(_("Must not be earlier than 2000-01-01."), code="too_early")
         return parsed
 
 

@@ -15,6 +15,11 @@ class IntakeSource(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    reads_all_leads = models.BooleanField(
+        _("reads every source's leads"),
+        default=False,
+        help_text=_("For a CRM sync: read and log activities on leads from every source. Otherwise only on its own leads."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -119,8 +124,8 @@ class Lead(models.Model):
     sla_next_step_at = models.DateTimeField(_("next escalation step"), null=True, blank=True, editable=False)
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     # Speed to lead in parts: system delay (submitted -> assigned), rep delay (assigned -> first response).
-    system_delay_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    rep_delay_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    system_delay_seconds = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    rep_delay_seconds = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     rep_delay_business_minutes = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:

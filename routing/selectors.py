@@ -29,15 +29,21 @@ def _events():
     return Prefetch("events", queryset=LeadEvent.objects.select_related("rep").order_by("at", "id"))
 
 
-def lead_get(*, lead_id: int) -> Lead | None:
-    return Lead.objects.select_related("owner", "rule").prefetch_related(_events()).filter(pk=lead_id).first()
+def lead_get(*, lead_id: int, source: IntakeSource | None = None) -> Lead | None:
+    """One lead; with `source`, only if that source sent it in."""
+    qs = Lead.objects.select_related("owner", "rule").prefetch_related(_events()).filter(pk=lead_id)
+    if source is not None:
+        qs = qs.filter(intake_source=source)
+    return qs.first()
 
 
-def leads_by_email(*, email: str | None, before_id: int | None = None) -> QuerySet[Lead]:
-    """Newest first; keyset-paginated by id."""
+def leads_by_email(*, email: str | None, before_id: int | None = None, source: IntakeSource | None = None) -> QuerySet[Lead]:
+    """Newest first; keyset-paginated by id; with `source`, only the leads that source sent in."""
     qs = Lead.objects.select_related("owner", "rule").prefetch_related(_events()).order_by("-id")
+    if source is not None:
+        qs = qs.filter(intake_source=source)
     if email:
-        qs = qs.filter(email__iexact=email.strip())
+        qs = qs.filter(email_key=email.strip().lower())
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     return qs

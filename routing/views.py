@@ -178,7 +178,7 @@ class RoutingImportForm(forms.Form):
             return json.loads(upload.read().decode("utf-8-sig"))
         except UnicodeDecodeError as exc:
             raise ValidationError(_("The file is not UTF-8 text.")) from exc
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ValidationError(_("The file is not valid JSON: %(error)s") % {"error": exc}) from exc
 
 

@@ -167,6 +167,10 @@ def _lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> int:
         if step.pk in already:
             continue
         due = business_time.add_business_minutes(cal, lead.submitted_at, step.after_minutes)
+        if lead.received_at and due < lead.received_at:
+            # Due before the lead reached us (a backlog replayed by a CRM, a delivery retried for hours):
+            # nobody could have acted, so the step is passed over rather than all of them firing at once.
+            continue
         if due > now:
             next_at = due
             break

@@ -382,3 +382,62 @@ field_names = st.sampled_from(["email", "company_size", "submitted_at", "country
 def test_no_body_ever_gets_a_500(api, demo, body):
     response = post(api, body)
     assert response.status_code in (201, 400), response.content
+
+
+@pytest.mark.django_db
+class TestHostileInput:
+    """Found by review: inputs that used to reach the database and answer 500."""
+
+    @pytest.mark.parametrize("value", ["1950-01-01T10:00:00+01:00", "0001-01-01T00:00:00", "9999-12-31T23:59:59-23:59"])
+    def test_impossible_or_ancient_submitted_at_is_a_400(self, api, demo, value):
+        response = post(api, {"email": "a@b.pl", "submitted_at": value})
+        assert response.status_code == 400, response.content
+        assert "submitted_at" in response.json()["errors"]
+
+    def test_an_unusual_offset_is_stored_as_the_same_instant(self, api, demo):
+        response = post(api, {"email": "a@b.pl", "submitted_at": "2026-11-24T10:00:00+14:00"})
+        assert response.status_code == 201, response.content
+        assert Lead.objects.get().submitted_at == timezone.datetime.fromisoformat("2026-11-23T20:00:00+00:00")
+
+    def test_text_that_grows_when_folded_still_fits(self, api, demo):
+        response = post(api, {"email": "c@x.example", "city": "ß" * 60, "region": "ß" * 100})
+        assert response.status_code == 201, response.content
+        lead = Lead.objects.get()
+        assert len(lead.city_key) <= 100 and len(lead.region_key) <= 100
+
+    def test_long_unicode_email_never_500s(self, api, demo):
+        assert post(api, {"email": "İ" * 200 + "@x.example"}).status_code in (201, 400)
+
+    def test_nul_in_the_idempotency_key_or_the_email_query_is_a_400(self, api, demo):
+        assert post(api, DEMO_REQUEST, HTTP_IDEMPOTENCY_KEY="a\x00b").status_code == 400
+        assert api.get(URL, {"email": "\x00"}).status_code == 400
+        assert api.get(URL, {"before": "²"}).status_code == 400
+        assert Lead.objects.count() == 0
+
+    def test_deeply_nested_extra_is_a_body_error(self, api, demo):
+        nested = "x"
+        for _ in range(40):
+            nested = [nested]
+        response = post(api, {"email": "a@b.pl", "deep": nested})
+        assert response.status_code == 400 and "body" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+class TestTokenScope:
+    def test_a_token_reads_and_works_only_the_leads_its_source_sent(self, api, demo):
+        lead_id = post(api, DEMO_REQUEST).json()["id"]
+        _source, token = intake_source_create(name="Landing page")
+        other = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert other.get(f"{URL}{lead_id}/").status_code == 404
+        assert other.get(URL, {"email": DEMO_REQUEST["email"]}).json()["results"] == []
+        response = other.post(f"{URL}{lead_id}/activities/", data='{"kind": "call"}', content_type="application/json")
+        assert response.status_code == 404
+        assert Lead.objects.get(pk=lead_id).first_response_at is None
+
+    def test_a_crm_token_that_reads_all_leads_sees_and_works_them(self, api, demo):
+        lead_id = post(api, DEMO_REQUEST).json()["id"]
+        _source, token = intake_source_create(name="CRM sync", reads_all_leads=True)
+        crm = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert crm.get(f"{URL}{lead_id}/").status_code == 200
+        assert [lead["id"] for lead in crm.get(URL, {"email": DEMO_REQUEST["email"].upper()}).json()["results"]] == [lead_id]
+        assert crm.post(f"{URL}{lead_id}/activities/", data='{"kind": "call"}', content_type="application/json").status_code == 201

@@ -18,10 +18,10 @@ def token_hash(raw: str) -> str:
 
 
 @transaction.atomic
-def intake_source_create(*, name: str) -> tuple[IntakeSource, str]:
+def intake_source_create(*, name: str, reads_all_leads: bool = False) -> tuple[IntakeSource, str]:
     """A new intake source and its raw token; only the token's hash is kept, so the raw one is shown once."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    source = IntakeSource.objects.create(name=name, token_hash=token_hash(raw), token_prefix=raw[:10])
+    source = IntakeSource.objects.create(name=name, token_hash=token_hash(raw), token_prefix=raw[:10], reads_all_leads=reads_all_leads)
     return source, raw
 
 
@@ -40,10 +40,11 @@ def intake_source_revoke(*, source: IntakeSource) -> None:
 
 def lead_normalise(lead: Lead) -> Lead:
     """Fill the normalised copies used for matching (domain, region and city keys, postal code number)."""
-    lead.email_domain = email_domain(lead.email)
-    lead.email_key = lead.email.strip().lower()
-    lead.region_key = fold(lead.region)
-    lead.city_key = fold(lead.city)
+    # Lower-casing and folding can lengthen text ("ß" -> "ss", "İ" -> "i̇"): keys are cut to their columns.
+    lead.email_domain = email_domain(lead.email)[:253]
+    lead.email_key = lead.email.strip().lower()[:254]
+    lead.region_key = fold(lead.region)[:100]
+    lead.city_key = fold(lead.city)[:100]
     lead.postal_code_num = postal_code_number(lead.postal_code)
     return lead
 

@@ -27,6 +27,8 @@ class Command(BaseCommand):
             raise CommandError(_("Cannot read %(file)s: %(error)s") % {"file": file, "error": e.strerror or e}) from e
         except UnicodeDecodeError as e:
             raise CommandError(_("%(file)s is not UTF-8 text.") % {"file": file}) from e
+        except RecursionError as e:
+            raise CommandError(_("%(file)s is nested too deeply to be a routing setup.") % {"file": file}) from e
         except json.JSONDecodeError as e:
             raise CommandError(
                 _("%(file)s is not valid JSON: %(error)s (line %(line)d, column %(column)d).")
