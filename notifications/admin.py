@@ -13,7 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from notifications.delivery import DeliveryError, sms_request
+from notifications.delivery import SECRET_OPTION, DeliveryError, sms_request
 from notifications.models import Channel, OutboxMessage
 from notifications.services import channel_test_send, outbox_resend
 
@@ -58,6 +58,22 @@ class ChannelForm(forms.ModelForm):
                 'Reps\' default channel of a kind: {"default": true}.'
             )
         }
+
+    MASK = "••••••"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Secret-named options (api_key, token, ...) are shown masked, like the URL and the secret.
+        stored = self.instance.config if self.instance.pk else None
+        if isinstance(stored, dict) and not self.is_bound:
+            self.initial["config"] = {k: (self.MASK if SECRET_OPTION.search(k) and v else v) for k, v in stored.items()}
+
+    def clean_config(self):
+        config = self.cleaned_data.get("config")
+        stored = self.instance.config if self.instance.pk and isinstance(self.instance.config, dict) else {}
+        if isinstance(config, dict):
+            config = {k: (stored.get(k, "") if v == self.MASK else v) for k, v in config.items()}  # unchanged mask: keep
+        return config
 
     def clean_url(self) -> str:
         url = self.cleaned_data.get("url", "").strip()

@@ -159,7 +159,10 @@ class KeyedNameForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("name"):
-            self.instance.key = fold(cleaned["name"])
+            key = fold(cleaned["name"])
+            if len(key) > TerritoryRegion._meta.get_field("key").max_length:
+                raise forms.ValidationError(_("The name is too long."))
+            self.instance.key = key
         return cleaned
 
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadrouter.text import fold
+from notifications.delivery import SECRET_OPTION
 from notifications.models import Channel
 from reps.csv_files import OwnedRange, domain_is_valid, domain_normalise, postal_range_format, postal_range_parse, range_conflicts
 from reps.models import (
@@ -93,6 +94,11 @@ def _conditions_export(conditions) -> list[dict]:
 # ================================================================================================ export
 
 
+def _config_public(config: dict) -> dict:
+    """A channel's options without the secret-named ones (token, api_key, auth header...)."""
+    return {k: v for k, v in (config or {}).items() if not SECRET_OPTION.search(k)}
+
+
 def routing_config_export() -> dict[str, Any]:
     """The whole routing setup as plain JSON data, in a stable order (two exports of one setup are equal)."""
     reps = Rep.objects.order_by("email")
@@ -118,7 +124,7 @@ def routing_config_export() -> dict[str, Any]:
             }
             for r in reps
         ],
-        "channels": [{"name": c.name, "kind": c.kind, "config": c.config, "is_active": c.is_active} for c in Channel.objects.order_by("name")],
+        "channels": [{"name": c.name, "kind": c.kind, "config": _config_public(c.config), "is_active": c.is_active} for c in Channel.objects.order_by("name")],
         "domain_lists": [{"name": dl.name, "kind": dl.kind, "domains": sorted(e.domain for e in dl.entries.all())} for dl in lists],
         "pools": [
             {
@@ -674,8 +680,10 @@ def routing_config_import(*, document: Any, dry_run: bool = False) -> dict[str, 
         if channel is None:
             channel = channels[c["name"]] = Channel(name=c["name"], url="", secret="")
             summary["new channels without URL or secret"] += 1
-        channel.kind, channel.config, channel.is_active = c["kind"], c["config"], c["is_active"]
-        channel.save()  # url and secret: kept as they are
+        # url, secret and secret-named options (api_key, token...) are kept as they are: exports never carry them.
+        kept = {k: v for k, v in (channel.config or {}).items() if SECRET_OPTION.search(k)}
+        channel.kind, channel.config, channel.is_active = c["kind"], {**_config_public(c["config"]), **kept}, c["is_active"]
+        channel.save()
         summary["channels"] += 1
 
     lists = {dl.name: dl for dl in DomainList.objects.all()}

@@ -609,3 +609,31 @@ def test_internal_messages_stay_in_the_site_language_when_a_polish_request_is_ac
     assert body["text"].startswith("[CRITICAL]")
     assert "Priority: *Critical*" in json.dumps(body, ensure_ascii=False)
     assert ["Priority", "Critical"] in OutboxMessage.objects.get().payload["facts"]
+
+
+def test_secret_named_channel_options_are_masked_in_the_admin_and_kept_on_save(demo):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    channel = Channel.objects.get(name="SMS gateway")
+    channel.config = {**channel.config, "api_key": "KEYSECRET123"}
+    channel.save()
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", "root@techpol.example", "x"))
+    page = client.get(f"/admin/notifications/channel/{channel.pk}/change/").content.decode()
+    assert "KEYSECRET123" not in page
+    config = dict(channel.config, api_key="••••••", method="PUT")  # the mask the form shows: unchanged
+    client.post(
+        f"/admin/notifications/channel/{channel.pk}/change/",
+        {"name": channel.name, "kind": channel.kind, "config": json.dumps(config), "is_active": "on"},
+    )
+    channel.refresh_from_db()
+    assert channel.config["api_key"] == "KEYSECRET123" and channel.config["method"] == "PUT"
+
+
+def test_routing_export_leaves_out_secret_named_channel_options(demo):
+    from routing.config_io import routing_config_export
+
+    Channel.objects.filter(name="SMS gateway").update(config={"method": "POST", "api_key": "KEYSECRET123"})
+    exported = json.dumps(routing_config_export())
+    assert "KEYSECRET123" not in exported
