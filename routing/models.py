@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -80,7 +81,7 @@ class Lead(models.Model):
     source = models.SlugField(_("source"), max_length=64, blank=True)
     message = models.TextField(_("message"), max_length=10_000, blank=True)
     submitted_at = models.DateTimeField(_("submitted"))
-    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now, editable=False)
     extra = models.JSONField(_("extra fields"), default=dict, blank=True)
 
     # Normalised copies for matching (see leadrouter.text).

@@ -85,7 +85,7 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     if existing:
         return existing, False
 
-    lead = lead_normalise(Lead(intake_source=source, idempotency_key=idempotency_key or None, **fields))
+    lead = lead_normalise(Lead(intake_source=source, idempotency_key=idempotency_key or None, received_at=now, **fields))
     try:
         with transaction.atomic():
             lead.save()
