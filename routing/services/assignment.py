@@ -176,9 +176,11 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
         lead.system_delay_seconds = None
     lead.save(update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "assigned_at", "system_delay_seconds"])
     if out.rule is not None:
-        # F(): concurrent leads matching the same rule must not lose counts. update() leaves updated_at alone,
-        # so a hit does not invalidate the compiled rule set.
-        Rule.all_tables.filter(pk=out.rule.pk).update(hits=F("hits") + 1, last_hit_at=now)
+        # After commit, in its own short statement: an UPDATE here would hold the rule's row lock for the whole
+        # intake transaction and queue every concurrent lead matching the same rule behind it. F(): concurrent
+        # hits are not lost; update() leaves updated_at alone, so a hit does not invalidate the compiled rule set.
+        rule_id = out.rule.pk
+        transaction.on_commit(lambda: Rule.all_tables.filter(pk=rule_id).update(hits=F("hits") + 1, last_hit_at=now))
 
     rule_name = out.rule.name if out.rule else None
     if out.status == Lead.Status.ASSIGNED:
