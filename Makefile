@@ -14,7 +14,12 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
 	touch $(BIN)/activate
 
-install: $(BIN)/activate
+# A newcomer's .env: DEBUG on and a random SECRET_KEY, so `python manage.py ...` works in this folder too.
+.env:
+	@printf 'DEBUG=1\nSECRET_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env (DEBUG=1 and a random SECRET_KEY; see leadrouter/settings.py for the other variables)."
+
+install: $(BIN)/activate .env
 
 migrate: install
 	$(PYTHON) manage.py migrate --noinput

@@ -112,6 +112,16 @@ class IsoDateTimeField(forms.Field):
         return parsed
 
 
+def _now_or_past(value: datetime | None) -> datetime:
+    """Default now; a little clock skew is tolerated, a time well in the future is not."""
+    now = timezone.now()
+    if value is None:
+        return now
+    if value > now + MAX_FUTURE:
+        raise forms.ValidationError(_("Must not be more than 5 minutes in the future."), code="future")
+    return value
+
+
 class StrictIntegerField(forms.IntegerField):
     """An integer in JSON (not a bool, not 2.5), or digits in a form."""
 
@@ -204,13 +214,7 @@ class LeadIntakeForm(ApiForm):
         return code
 
     def clean_submitted_at(self) -> datetime:
-        value = self.cleaned_data.get("submitted_at")
-        now = timezone.now()
-        if value is None:
-            return now
-        if value > now + MAX_FUTURE:
-            raise forms.ValidationError(_("Must not be more than 5 minutes in the future."), code="future")
-        return value
+        return _now_or_past(self.cleaned_data.get("submitted_at"))
 
     def clean(self):
         cleaned = super().clean()
@@ -243,13 +247,7 @@ class ActivityForm(ApiForm):
     text_fields = ("kind", "at", "rep", "outcome")
 
     def clean_at(self) -> datetime:
-        value = self.cleaned_data.get("at")
-        now = timezone.now()
-        if value is None:
-            return now
-        if value > now + MAX_FUTURE:
-            raise forms.ValidationError(_("Must not be more than 5 minutes in the future."), code="future")
-        return value
+        return _now_or_past(self.cleaned_data.get("at"))
 
     def clean(self):
         cleaned = super().clean()
