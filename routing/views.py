@@ -1,5 +1,7 @@
 """The reps' page: own leads with an SLA countdown, activities, status and out-of-office days."""
 
+import functools
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from reps.models import Absence, Rep
+from reps.services import absence_add, absence_delete, rep_status_set
 from routing.models import Activity, Lead
 from routing.selectors import leads_for_rep
 from routing.services.intake import ActivityRefused, activity_log
@@ -40,6 +43,22 @@ class AbsenceForm(forms.Form):
 
 def _rep_or_none(user) -> Rep | None:
     return Rep.objects.filter(user=user).first()
+
+
+def rep_post(view):
+    """A rep's own POST action: logged in, a rep (else 404), answered by a redirect back to the page."""
+
+    @login_required
+    @require_POST
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        rep = _rep_or_none(request.user)
+        if rep is None:
+            raise Http404
+        view(request, rep, *args, **kwargs)
+        return redirect("my-leads")
+
+    return wrapper
 
 
 def home(request):
@@ -73,73 +92,48 @@ def my_leads(request):
     return render(request, "routing/my_leads.html", context)
 
 
-@login_required
-@require_POST
-def my_lead_activity(request, lead_id: int):
-    rep = _rep_or_none(request.user)
-    if rep is None:
-        raise Http404
+@rep_post
+def my_lead_activity(request, rep: Rep, lead_id: int) -> None:
     # A rep sees and works only their own leads.
     lead = get_object_or_404(Lead, pk=lead_id, owner=rep)
     form = ActivityLogForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose what you did."))
-        return redirect("my-leads")
+        return
     try:
         activity_log(lead=lead, kind=form.cleaned_data["kind"], at=timezone.now(), rep_email=rep.email, outcome=form.cleaned_data["outcome"])
     except ActivityRefused as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Logged for lead #%(id)s.") % {"id": lead.pk})
-    return redirect("my-leads")
 
 
-@login_required
-@require_POST
-def my_status(request):
-    from reps.services import rep_status_set
-
-    rep = _rep_or_none(request.user)
-    if rep is None:
-        raise Http404
+@rep_post
+def my_status(request, rep: Rep) -> None:
     form = StatusForm(request.POST)
     if form.is_valid():
         rep_status_set(rep=rep, status=form.cleaned_data["status"])
         messages.success(request, _("Status saved."))
-    return redirect("my-leads")
 
 
-@login_required
-@require_POST
-def my_absences(request):
-    from reps.services import absence_add
-
-    rep = _rep_or_none(request.user)
-    if rep is None:
-        raise Http404
+@rep_post
+def my_absences(request, rep: Rep) -> None:
     form = AbsenceForm(request.POST)
-    if form.is_valid():
-        try:
-            absence_add(rep=rep, **form.cleaned_data)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("Out-of-office days saved."))
-    else:
+    if not form.is_valid():
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-    return redirect("my-leads")
+        return
+    try:
+        absence_add(rep=rep, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Out-of-office days saved."))
 
 
-@login_required
-@require_POST
-def my_absence_delete(request, absence_id: int):
-    from reps.services import absence_delete
-
-    rep = _rep_or_none(request.user)
-    absence = get_object_or_404(Absence, pk=absence_id, rep=rep)
-    absence_delete(absence=absence)
+@rep_post
+def my_absence_delete(request, rep: Rep, absence_id: int) -> None:
+    absence_delete(absence=get_object_or_404(Absence, pk=absence_id, rep=rep))
     messages.success(request, _("Out-of-office days removed."))
-    return redirect("my-leads")
 
 
 def dashboard(request):

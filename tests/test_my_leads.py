@@ -90,3 +90,21 @@ def test_manager_without_rep_goes_to_the_admin(demo):
 def test_page_speaks_polish(kasia):
     response = logged_in(kasia).get("/my-leads/", HTTP_ACCEPT_LANGUAGE="pl")
     assert "Moje leady" in response.content.decode() or "Otwarte leady" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_rep_cannot_remove_someone_elses_out_of_office_days(kasia, marek):
+    absence = Absence.objects.create(rep=kasia, starts_on=date(2026, 12, 21), ends_on=date(2026, 12, 31))
+    assert logged_in(marek).post(f"/my-leads/absences/{absence.pk}/delete/").status_code == 404
+    assert Absence.objects.filter(pk=absence.pk).exists()
+    assert logged_in(kasia).post(f"/my-leads/absences/{absence.pk}/delete/").status_code == 302
+    assert not Absence.objects.filter(pk=absence.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_user_who_is_not_a_rep_cannot_post_rep_actions(demo):
+    from django.contrib.auth import get_user_model
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    assert client.post("/my-leads/status/", {"status": "away"}).status_code == 404
