@@ -43,6 +43,7 @@ run: demo
 ## pytest exits 5 when it ran no test: that is a failure here too.
 test: install
 	$(PYTHON) manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run manage.py makemigrations"; exit 1; }
+	$(BIN)/lint-imports --no-cache >/dev/null || { $(BIN)/lint-imports --no-cache; echo "An app imports a layer above it (docs/architecture.md)"; exit 1; }
 	$(PYTHON) -m pytest -m "not bench" --create-db $(PYTEST_ARGS)
 
 bench: install

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from routing.views import dashboard, routing_setup
+from flows.views import dashboard, routing_setup
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="leadrouter-dashboard"),
@@ -9,5 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("routing.urls")),
+    path("", include("flows.urls")),
 ]

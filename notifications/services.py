@@ -325,7 +325,7 @@ def task_due(*, lead: Lead, at: datetime, config: dict) -> datetime | None:
     (wall-clock minutes when the lead has no SLA policy), or `due_minutes` of wall clock."""
     if minutes := config.get("due_business_minutes"):
         if lead.sla_policy_id:
-            from sla import calendar as business_time
+            from core import business_time
             from sla.selectors import calendar_for
 
             return business_time.add_business_minutes(calendar_for(lead.sla_policy), at, int(minutes))

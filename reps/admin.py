@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
-from leadrouter.text import fold, format_postal_code, postal_code_number
+from core.text import fold, format_postal_code, postal_code_number
 from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise, postal_range_format
 from reps.models import (
     Absence,

@@ -21,7 +21,7 @@ import tablib
 from django.utils.translation import gettext as _
 from import_export.formats.base_formats import CSV
 
-from leadrouter.text import format_postal_code, postal_code_number
+from core.text import format_postal_code, postal_code_number
 
 LIST_SEPARATOR = ";"
 _DELIMITERS = (";", ",", "\t")

@@ -191,7 +191,7 @@ class PostalRange(models.Model):
         constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="postal_range_ordered")]
 
     def __str__(self) -> str:
-        from leadrouter.text import format_postal_code
+        from core.text import format_postal_code
 
         if self.start == self.end:
             return format_postal_code(self.start)

@@ -33,7 +33,7 @@ from import_export import resources
 from import_export.fields import Field
 from import_export.resources import Diff
 
-from leadrouter.text import fold
+from core.text import fold
 from reps.csv_files import (
     OwnedRange,
     domain_is_valid,

@@ -10,9 +10,9 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
-from leadrouter.text import format_postal_code
+from core.engine import AccountFact, TerritoryFact
+from core.text import format_postal_code
 from reps.models import Absence, AccountDomain, DomainListEntry, OnDutyOverride, OnDutyRota, PostalRange, Rep, TerritoryCity, TerritoryRegion
-from routing.engine import AccountFact, TerritoryFact
 
 
 def _status_reason(rep: Rep) -> str | None:
@@ -97,7 +97,7 @@ def account_for_domain(*, domain: str) -> AccountFact | None:
 def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: int | None = None) -> TerritoryFact | None:
     """The territory a lead is in; the most specific match wins: the narrowest postal range, then city, then region.
 
-    Keys are `leadrouter.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match.
+    Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match.
     """
     if postal_code_num is not None:
         ranges = list(

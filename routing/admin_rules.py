@@ -1,5 +1,5 @@
 """The rule table in the admin: drag-and-drop order, conditions and actions, validation, statistics, an audit
-trail of every edit, and the "Test a lead" page (a preview that stores nothing).
+trail of every edit. ("Test a lead", which also shows the SLA terms, is flows.admin's.)
 
 Versions: the live rules are edited in place as before; a change can also be prepared as a draft (the "Draft rules"
 page, same form and inlines), compared with the live table, replayed over past leads ("What if…") and published
@@ -24,12 +24,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from routing import engine, replay
-from routing.models import DraftRule, Lead, Rule, RuleAction, RuleChange, RuleCondition, RuleTable
+from core import engine
+from routing import replay
+from routing.models import DraftRule, Rule, RuleAction, RuleChange, RuleCondition, RuleTable
 from routing.rule_diff import rule_tables_compare
 from routing.services import rule_tables
-from routing.services.assignment import lead_preview
-from routing.services.intake import lead_normalise
 
 # --------------------------------------------------------------------------------------------------
 # Audit trail
@@ -232,7 +231,6 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
     def get_urls(self):
         view = self.admin_site.admin_view
         urls = [
-            path("test-lead/", view(self.test_lead_view), name="routing_rule_test_lead"),
             path("versions/", view(self.versions_view), name="routing_rule_versions"),
             path("versions/<int:table_id>/compare/", view(self.compare_view), name="routing_rule_version_compare"),
             path("versions/<int:table_id>/restore/", view(self.restore_view), name="routing_rule_version_restore"),
@@ -304,27 +302,6 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
         before = _positions(self.model)
         super()._bulk_move(request, queryset, method)
         _record_reorder(before=before, user=request.user, model=self.model)
-
-    # Test a lead ------------------------------------------------------------------------------
-
-    def test_lead_view(self, request):
-        form = TestLeadForm(request.POST or None)
-        lead = terms = None
-        if request.method == "POST" and form.is_valid():
-            now = timezone.now()
-            lead = form.lead(now=now)
-            lead_preview(lead=lead, now=now)
-            terms = _sla_terms(lead=lead, now=now)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Test a lead"),
-            "form": form,
-            "lead": lead,
-            "terms": terms,
-            "changelist_url": reverse("admin:routing_rule_changelist"),
-        }
-        return TemplateResponse(request, "admin/routing/test_lead.html", context)
 
     # Versions: draft, compare, publish, discard, restore, what if --------------------------------
 
@@ -478,15 +455,6 @@ class RuleAdmin(SortableAdminMixin, _RuleAdminBase):
         )
 
 
-def _sla_terms(*, lead: Lead, now):
-    """The SLA the lead would get (the SLA app's preview), when that app provides it."""
-    try:
-        from sla.selectors import lead_sla_terms
-    except ImportError:  # pragma: no cover - the SLA app is built alongside
-        return None
-    return lead_sla_terms(lead=lead, now=now)
-
-
 class DraftStartForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=150, required=False, help_text=_("e.g. “Webinars to Kasia”"))
     note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_("What this change is for"))
@@ -558,58 +526,6 @@ class ReplayForm(forms.Form):
         if not self.is_valid():
             return ""
         return f"days={self.cleaned_data['days']}&limit={self.cleaned_data['limit']}"
-
-
-class TestLeadForm(forms.Form):
-    """The lead fields of the intake API; nothing is stored."""
-
-    email = forms.EmailField(label=_("e-mail"), max_length=254)
-    first_name = forms.CharField(label=_("first name"), max_length=100, required=False)
-    last_name = forms.CharField(label=_("last name"), max_length=100, required=False)
-    company = forms.CharField(label=_("company"), max_length=200, required=False)
-    job_title = forms.CharField(label=_("job title"), max_length=200, required=False)
-    phone = forms.CharField(label=_("phone"), max_length=32, required=False)
-    company_size = forms.IntegerField(label=_("company size"), min_value=0, required=False)
-    industry = forms.CharField(label=_("industry"), max_length=100, required=False)
-    region = forms.CharField(label=_("region"), max_length=100, required=False)
-    city = forms.CharField(label=_("city"), max_length=100, required=False)
-    postal_code = forms.CharField(label=_("postal code"), max_length=16, required=False)
-    country = forms.CharField(label=_("country"), max_length=2, initial="PL")
-    language = forms.CharField(label=_("language"), max_length=2, initial="pl")
-    source = forms.SlugField(label=_("source"), max_length=64, required=False, help_text="demo_request, webinar, report_download, newsletter, contact_form…")
-    message = forms.CharField(label=_("message"), max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    extra = forms.CharField(
-        label=_("extra fields"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_('A JSON object, e.g. {"budget": 50000}')
-    )
-
-    def clean_extra(self):
-        raw = (self.cleaned_data.get("extra") or "").strip()
-        if not raw:
-            return {}
-        try:
-            value = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
-        if not isinstance(value, dict):
-            raise ValidationError(_('Give a JSON object, e.g. {"budget": 50000}.'))
-        return value
-
-    def clean_country(self):
-        return self.cleaned_data["country"].strip().upper()
-
-    def clean_language(self):
-        return self.cleaned_data["language"].strip().lower()
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip()
-        local, _at, domain = email.rpartition("@")
-        return f"{local}@{domain.lower()}"
-
-    def lead(self, *, now) -> Lead:
-        data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "") or name == "extra"}
-        for name in ("first_name", "last_name", "company", "job_title", "phone", "industry", "region", "city", "postal_code", "source", "message"):
-            data.setdefault(name, "")
-        return lead_normalise(Lead(submitted_at=now, **data))
 
 
 # --------------------------------------------------------------------------------------------------

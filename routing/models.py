@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.models import ConditionBase, Match
+
 
 class IntakeSource(models.Model):
     """Where leads come from ("Website form", "Zapier"); owns one API token, stored only as a hash."""
@@ -84,7 +86,7 @@ class Lead(models.Model):
     received_at = models.DateTimeField(_("received"), default=timezone.now, editable=False)
     extra = models.JSONField(_("extra fields"), default=dict, blank=True)
 
-    # Normalised copies for matching (see leadrouter.text).
+    # Normalised copies for matching (see core.text).
     email_domain = models.CharField(max_length=253, db_index=True, editable=False)
     # The whole address lower-cased: "Jan@Firma.pl" and "jan@firma.pl" are the same person for repeat leads.
     email_key = models.CharField(max_length=254, db_index=True, editable=False, default="")
@@ -233,49 +235,6 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-
-class Match(models.TextChoices):
-    ALL = "all", _("All conditions")
-    ANY = "any", _("Any condition")
-
-
-class ConditionBase(models.Model):
-    """One test on a lead; shared by routing rules and SLA policies. Evaluated by routing.engine."""
-
-    class Operator(models.TextChoices):
-        EQUALS = "equals", _("equals")
-        NOT_EQUALS = "not_equals", _("does not equal")
-        IN = "in", _("is one of")
-        CONTAINS = "contains", _("contains any of")
-        STARTS_WITH = "starts_with", _("starts with")
-        GT = "gt", ">"
-        GTE = "gte", "≥"
-        LT = "lt", "<"
-        LTE = "lte", "≤"
-        EMPTY = "empty", _("is empty")
-        NOT_EMPTY = "not_empty", _("is not empty")
-        IN_DOMAIN_LIST = "in_domain_list", _("e-mail domain is in list")
-        IS_ACCOUNT = "is_account", _("e-mail domain belongs to an account")
-        IS_REPEAT = "is_repeat", _("is a repeat lead")
-        IN_TERRITORY = "in_territory", _("is in a territory")
-
-    field = models.CharField(
-        _("field"),
-        max_length=100,
-        blank=True,
-        help_text=_('A lead field (e.g. "job_title") or "extra.<key>"; not needed for list/account/repeat/territory tests'),
-    )
-    operator = models.CharField(_("operator"), max_length=20, choices=Operator.choices)
-    value = models.TextField(_("value"), blank=True, help_text=_('For lists and keywords: values separated by ";"'))
-    domain_list = models.ForeignKey("reps.DomainList", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("domain list"))
-
-    class Meta:
-        abstract = True
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return f"{self.field} {self.get_operator_display()} {self.value or self.domain_list or ''}".strip()
 
 
 class RuleTable(models.Model):

@@ -1,7 +1,7 @@
 """What-if replay: run a draft rule table over past leads and compare it with the live table. Writes nothing.
 
 Both tables are compiled by the same code as routing (`routing.ruleset.ruleset_compile`) and decided by the same
-engine (`routing.engine.decide`), over the same rebuilt facts, and both outcomes are simulated the same way, so the
+engine (`core.engine.decide`), over the same rebuilt facts, and both outcomes are simulated the same way, so the
 difference is the rule change alone (not a reassignment, an absence or a pool's turn since the lead came in).
 
 Simulation, in memory (`Simulation` is pure; `replay_run` loads the plain data it needs):
@@ -28,9 +28,9 @@ from django.db.models import Case, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import engine
 from reps import selectors as rep_selectors
 from reps.models import Absence, OnDutyOverride, OnDutyRota, Pool, PoolMembership, Rep
-from routing import engine
 from routing.models import Lead, Rule, RuleTable
 from routing.ruleset import _FACT_FIELDS, REPEAT_LOOKBACK, ruleset_compile
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from routing import engine
+from core import engine
 from routing.models import Rule, RuleAction, RuleCondition, RuleTable
 
 

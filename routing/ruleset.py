@@ -21,11 +21,11 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from core.engine import CompiledRule, Condition, LeadFacts, RepeatFact, Ruleset
 from reps import selectors as rep_selectors
-from routing.engine import CompiledRule, Condition, LeadFacts, RepeatFact, Ruleset
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
 
-# Lead fields the engine can test (routing.engine.FIELD_KINDS) are copied into the facts by name.
+# Lead fields the engine can test (core.engine.FIELD_KINDS) are copied into the facts by name.
 _FACT_FIELDS = (
     "email",
     "email_domain",

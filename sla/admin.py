@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core import business_time
+from core.engine import condition_errors
 from reps.models import OnDutyOverride, OnDutyRota
-from routing.engine import condition_errors
-from sla import calendar as business_time
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy, StepFiring
 from sla.selectors import calendar_build, sla_state_q
 

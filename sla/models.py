@@ -2,7 +2,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from routing.models import ConditionBase, Match, Priority
+from core.models import ConditionBase, Match
+from routing.models import Priority
 
 
 class BusinessCalendar(models.Model):

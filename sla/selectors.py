@@ -15,10 +15,10 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
-from routing.engine import evaluate
+from core import business_time
+from core.engine import evaluate
 from routing.models import Lead
 from routing.ruleset import compile_conditions, lead_facts
-from sla import calendar as business_time
 from sla.models import BusinessCalendar, EscalationStep, PolicyCondition, SlaPolicy
 
 AFTER_HOURS_TEMPLATE = "after_hours"
@@ -96,7 +96,7 @@ def calendar_for(policy: SlaPolicy) -> business_time.Calendar:
 def policy_for(*, lead: Lead, policies: list[SlaPolicy] | None = None) -> tuple[SlaPolicy | None, list[str]]:
     """The first active policy whose conditions hold for the lead (saved or not), and why.
 
-    Conditions are the routing engine's (`routing.engine.evaluate`), so a policy reads exactly like a rule.
+    Conditions are the routing engine's (`core.engine.evaluate`), so a policy reads exactly like a rule.
     """
     lines: list[str] = []
     facts = None

@@ -1,6 +1,6 @@
 """Writes of the SLA app: start and stop a lead's clock, and the sweep that fires escalation steps.
 
-The clock counts business minutes (sla.calendar) from `submitted_at`. Each escalation step is due `after_minutes`
+The clock counts business minutes (core.business_time) from `submitted_at`. Each escalation step is due `after_minutes`
 business minutes after submission; `Lead.sla_next_step_at` holds the next due moment and is indexed (partial
 index `lead_sla_next_step`), so a sweep reads only leads with something due. A step fires at most once per
 lead: the `StepFiring` row is inserted first and its unique constraint on (lead, step) turns a second attempt,
@@ -10,20 +10,21 @@ from a repeated sweep or a second worker, into a no-op.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from notifications.services import escalation_notify, lead_autorespond
+from core import business_time
 from reps.models import Rep
 from reps.selectors import on_duty_rep, rep_is_available
 from reps.services import pool_pick_rep
 from routing.models import Lead, LeadEvent
-from sla import calendar as business_time
 from sla.models import BusinessCalendar, EscalationStep, SlaPolicy, StepFiring
-from sla.selectors import calendar_build, calendar_for, lead_sla_terms
+from sla.selectors import Autoresponse, calendar_build, calendar_for, lead_sla_terms
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,23 @@ _SLA_FIELDS = ["priority", "sla_policy", "sla_due_at", "sla_next_step_at"]
 # ---------------------------------------------------------------------------------------------- start / stop
 
 
-@transaction.atomic
-def lead_sla_start(*, lead: Lead, now: datetime) -> None:
-    """Start a routed lead's clock: priority, policy, deadline, first step; tell an after-hours lead when we call.
+@dataclass(frozen=True)
+class EscalationNotice:
+    """Who must hear of a fired step; the caller (flows) hands it to notifications in the same transaction."""
 
-    Safe to call again (re-routing): the fields are recomputed and the autoresponse is not sent twice (the
-    outbox key is per lead and template).
+    kind: str  # remind, reassigned, alert_team_lead, notify_channel
+    rep: Rep | None
+    channel: Any  # notifications.Channel or None (sla sits below notifications and does not import it)
+    event: LeadEvent
+
+
+@transaction.atomic
+def lead_sla_start(*, lead: Lead, now: datetime) -> Autoresponse | None:
+    """Start a routed lead's clock: priority, policy, deadline, first step. Returns the autoresponse the lead is
+    owed (an after-hours lead is told when we call), for the caller to send, or None.
+
+    Safe to call again (re-routing): the fields are recomputed; the autoresponse's event key is per lead and
+    template, so sending it again is a no-op.
     """
     terms = lead_sla_terms(lead=lead, now=now)
     if terms is None:
@@ -53,14 +65,8 @@ def lead_sla_start(*, lead: Lead, now: datetime) -> None:
         lead.sla_due_at, lead.sla_next_step_at = terms.due_at, terms.next_step_at
     lead.save(update_fields=_SLA_FIELDS)
     if terms is None or terms.autoresponse is None or not lead.email:
-        return
-    reply = terms.autoresponse
-    try:
-        with transaction.atomic():
-            lead_autorespond(lead=lead, template=reply.template, context=reply.context, event_key=reply.event_key)
-    except Exception:
-        # A message to the lead must never cost the lead itself (intake answers 201 and the clock runs).
-        logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
+        return None
+    return terms.autoresponse
 
 
 def _calendar_of(lead: Lead) -> business_time.Calendar | None:
@@ -98,27 +104,11 @@ def lead_sla_stop(*, lead: Lead, at: datetime) -> None:
 # ---------------------------------------------------------------------------------------------- the sweep
 
 
-def sla_tick(*, now: datetime) -> int:
-    """One sweep as of `now`: fire every escalation step that is due; returns how many fired.
-
-    Each lead is handled in its own transaction with its row locked (`SKIP LOCKED` on PostgreSQL: a lead being
-    handled by another sweep is left to it), so one broken lead does not hold up the others. Running the sweep
-    twice for the same moment changes nothing the second time.
-    """
+def leads_due_ids(*, now: datetime) -> list[int]:
+    """Ids of the leads with an escalation step due at `now`, oldest due first (indexed: lead_sla_next_step)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("sla_tick needs an aware `now` (with a UTC offset)")
-    due_ids = list(Lead.objects.filter(sla_next_step_at__lte=now).order_by("sla_next_step_at", "id").values_list("id", flat=True))
-    policies: dict[int, tuple[SlaPolicy, business_time.Calendar]] = {}
-    fired = 0
-    for lead_id in due_ids:
-        try:
-            fired += _lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
-        except Exception:
-            # Left due: the next sweep tries again, and the failure stays visible in the log.
-            logger.exception("SLA sweep: lead %s failed", lead_id)
-    if fired:
-        logger.info("SLA sweep at %s: %d step(s) fired", now.isoformat(), fired)
-    return fired
+    return list(Lead.objects.filter(sla_next_step_at__lte=now).order_by("sla_next_step_at", "id").values_list("id", flat=True))
 
 
 def _policy_with_calendar(policy_id: int, policies: dict[int, tuple[SlaPolicy, business_time.Calendar]]) -> tuple[SlaPolicy, business_time.Calendar] | None:
@@ -141,27 +131,30 @@ def _policy_with_calendar(policy_id: int, policies: dict[int, tuple[SlaPolicy, b
 
 
 @transaction.atomic
-def _lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> int:
+def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[EscalationNotice]:
+    """Fire the lead's due escalation steps as of `now`; returns who must be told, one notice per fired step
+    (a team-lead alert: one per team lead). Locks the lead's row; a lead another sweep holds is skipped.
+    `policies` is the sweep's cache of policies and calendars."""
+    notices: list[EscalationNotice] = []
     leads = Lead.objects.filter(pk=lead_id, sla_next_step_at__lte=now)
     if connection.features.has_select_for_update_skip_locked:
         # The condition is checked again once the row is locked: a lead another sweep just handled is skipped.
         leads = leads.select_for_update(skip_locked=True, of=("self",))
     lead = leads.select_related("owner", "pool").first()
     if lead is None:
-        return 0
+        return notices
 
     found = _policy_with_calendar(lead.sla_policy_id, policies) if lead.sla_policy_id else None
     clock_stopped = lead.first_response_at is not None or lead.status in (Lead.Status.DISQUALIFIED, Lead.Status.CONTACTED)
     if found is None or clock_stopped or found[0].response_minutes is None:
         lead.sla_next_step_at = None
         lead.save(update_fields=["sla_next_step_at"])
-        return 0
+        return notices
     policy, cal = found
 
     already = set(StepFiring.objects.filter(lead=lead).values_list("step_id", flat=True))
     open_now = business_time.is_open(cal, now)
     next_at = None
-    fired = 0
     changed: set[str] = {"sla_next_step_at"}
     for step in policy.steps.all():
         if step.pk in already:
@@ -179,11 +172,10 @@ def _lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> int:
             break
         if not _firing_claim(lead=lead, step=step, due=due, now=now):
             continue
-        changed |= _step_carry_out(lead=lead, step=step, due=due, now=now, cal=cal)
-        fired += 1
+        changed |= _step_carry_out(lead=lead, step=step, due=due, now=now, cal=cal, notices=notices)
     lead.sla_next_step_at = next_at
     lead.save(update_fields=sorted(changed))
-    return fired
+    return notices
 
 
 def _firing_claim(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime) -> bool:
@@ -200,8 +192,10 @@ def _step_data(step: EscalationStep, due: datetime) -> dict:
     return {"step_id": step.pk, "kind": step.kind, "after_minutes": step.after_minutes, "due_at": due.isoformat()}
 
 
-def _step_carry_out(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime, cal: business_time.Calendar) -> set[str]:
-    """Do what the step says; returns the lead fields it changed."""
+def _step_carry_out(
+    *, lead: Lead, step: EscalationStep, due: datetime, now: datetime, cal: business_time.Calendar, notices: list[EscalationNotice]
+) -> set[str]:
+    """Do what the step says, adding who must be told to `notices`; returns the lead fields it changed."""
     minutes = {"minutes": step.after_minutes}
     data = _step_data(step, due)
     if step.kind == Kind.REMIND:
@@ -211,16 +205,16 @@ def _step_carry_out(*, lead: Lead, step: EscalationStep, due: datetime, now: dat
         else:
             detail = _("No first response %(minutes)d business minutes after submission, and the lead has no owner") % minutes
         event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
-        escalation_notify(lead=lead, kind="remind", rep=owner, channel=step.channel, event=event)
+        notices.append(EscalationNotice(kind="remind", rep=owner, channel=step.channel, event=event))
         return set()
     if step.kind == Kind.REASSIGN:
-        return _lead_reassign(lead=lead, step=step, now=now, cal=cal, data=data)
+        return _lead_reassign(lead=lead, step=step, now=now, cal=cal, data=data, notices=notices)
     if step.kind == Kind.ALERT_TEAM_LEAD:
         leaders = list(Rep.objects.filter(is_team_lead=True, is_active=True).order_by("name"))
         for leader in leaders:
             detail = _("Team lead %(rep)s alerted: no first response %(minutes)d business minutes after submission") % {"rep": leader.name, **minutes}
             event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=leader, detail=detail, data=data)
-            escalation_notify(lead=lead, kind="alert_team_lead", rep=leader, channel=step.channel, event=event)
+            notices.append(EscalationNotice(kind="alert_team_lead", rep=leader, channel=step.channel, event=event))
         if leaders:
             return set()
         detail = _("No first response %(minutes)d business minutes after submission, and no team lead is set up to alert") % minutes
@@ -233,7 +227,7 @@ def _step_carry_out(*, lead: Lead, step: EscalationStep, due: datetime, now: dat
         else:
             detail = _("No first response %(minutes)d business minutes after submission; the step names no channel, so the team leads were told") % minutes
         event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=lead.owner, detail=detail, data=data)
-        escalation_notify(lead=lead, kind="notify_channel", rep=None, channel=step.channel, event=event)
+        notices.append(EscalationNotice(kind="notify_channel", rep=None, channel=step.channel, event=event))
         return set()
     logger.warning("escalation step %s of policy %s has an unknown kind %r", step.pk, step.policy_id, step.kind)
     return set()
@@ -281,7 +275,9 @@ def _reassign_target(*, lead: Lead, step: EscalationStep, now: datetime, cal: bu
     return None, lines
 
 
-def _lead_reassign(*, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar, data: dict) -> set[str]:
+def _lead_reassign(
+    *, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar, data: dict, notices: list[EscalationNotice]
+) -> set[str]:
     minutes = {"minutes": step.after_minutes}
     rep, lines = _reassign_target(lead=lead, step=step, now=now, cal=cal)
     data = {**data, "lines": [str(line) for line in lines]}
@@ -289,7 +285,7 @@ def _lead_reassign(*, lead: Lead, step: EscalationStep, now: datetime, cal: busi
         # Nobody to move it to: the lead stays, the manager is flagged and the team leads are told.
         detail = _("No first response %(minutes)d business minutes after submission, and nobody to reassign the lead to") % minutes
         event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
-        escalation_notify(lead=lead, kind="alert_team_lead", rep=None, channel=step.channel, event=event)
+        notices.append(EscalationNotice(kind="alert_team_lead", rep=None, channel=step.channel, event=event))
         lead.needs_attention = True
         return {"needs_attention"}
 
@@ -315,5 +311,5 @@ def _lead_reassign(*, lead: Lead, step: EscalationStep, now: datetime, cal: busi
         lead.needs_attention = False
         changed.add("needs_attention")
     event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REASSIGNED, at=now, rep=rep, detail=detail, data=data)
-    escalation_notify(lead=lead, kind="reassigned", rep=rep, channel=step.channel, event=event)
+    notices.append(EscalationNotice(kind="reassigned", rep=rep, channel=step.channel, event=event))
     return changed

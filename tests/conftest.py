@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from routing.demo import demo_load
+from flows.demo import demo_load
 from routing.services.intake import intake_source_create
 
 

@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from leadrouter.text import email_domain
+from core.text import email_domain
 from reps.models import Pool, PoolMembership, Rep
 from routing.models import IntakeSource, Lead
 

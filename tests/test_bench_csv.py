@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from leadrouter.text import format_postal_code
+from core.text import format_postal_code
 from reps.models import PostalRange, Territory, TerritoryCity, TerritoryRegion
 
 ROWS = 30_000

@@ -71,7 +71,7 @@ def next_business_noon(after):
 
 
 def test_bench_sla_sweep_over_a_backlog(api, demo):
-    from sla.services import sla_tick
+    from flows.services.sweep import sla_tick
 
     for i in range(LEADS):
         api.post("/api/v1/leads/", data=body(i), content_type="application/json")

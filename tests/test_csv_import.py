@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from leadrouter.text import fold, format_postal_code
+from core.text import fold, format_postal_code
 from reps.csv_files import OwnedRange, csv_dataset_read, csv_delimiter_sniff, list_cell_split, postal_range_parse, range_conflicts
 from reps.models import Account, AccountDomain, DomainList, DomainListEntry, PoolMembership, PostalRange, Rep, Territory
 from reps.resources import TerritoryResource

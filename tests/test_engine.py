@@ -3,8 +3,8 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing import engine
-from routing.engine import (
+from core import engine
+from core.engine import (
     AccountFact,
     CompiledRule,
     Condition,

@@ -271,7 +271,7 @@ class TestRead:
         assert response.status_code == 404 and "errors" in response.json()
 
     def test_list_by_email_is_newest_first_and_paginated(self, api, demo, monkeypatch):
-        monkeypatch.setattr("routing.api.PAGE_SIZE", 2)
+        monkeypatch.setattr("flows.api.PAGE_SIZE", 2)
         ids = [post(api, {"email": "Powrot@Firma.example", "message": f"#{i}"}).json()["id"] for i in range(3)]
         post(api, {"email": "inny@firma.example"})
         page = api.get(URL, {"email": "powrot@firma.example"}).json()

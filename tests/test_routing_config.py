@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from flows.config_io import RoutingConfigError, routing_config_check, routing_config_export, routing_config_import
 from notifications.models import Channel, OutboxMessage
 from reps.models import Account, DomainList, OnDutyRota, Pool, Rep, Territory
-from routing.config_io import RoutingConfigError, routing_config_check, routing_config_export, routing_config_import
 from routing.models import IntakeSource, Lead, Rule
 from routing.services.intake import lead_normalise
 from sla.models import BusinessCalendar, SlaPolicy

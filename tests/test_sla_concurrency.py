@@ -9,10 +9,11 @@ import pytest
 from django.db import connection, transaction
 
 import sla.services
+from flows.services.leads import lead_create
+from flows.services.sweep import sla_tick
 from routing.models import LeadEvent
-from routing.services.intake import intake_source_create, lead_create
+from routing.services.intake import intake_source_create
 from sla.models import EscalationStep, StepFiring
-from sla.services import sla_tick
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TUESDAY_10 = datetime(2026, 11, 17, 10, 0, tzinfo=WARSAW)

@@ -14,14 +14,16 @@ from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django_q.models import Schedule
 
+from flows.services.leads import activity_log, lead_create
+from flows.services.sweep import sla_tick
+from flows.tasks import SCHEDULE_FUNC, SCHEDULE_NAME, sla_tick_task
 from notifications.models import OutboxMessage
 from reps.models import OnDutyOverride
 from routing.models import Lead, LeadEvent
-from routing.services.intake import activity_log, intake_source_create, lead_create
+from routing.services.intake import intake_source_create
 from sla.models import EscalationStep, SlaPolicy, StepFiring
 from sla.selectors import lead_sla_state, lead_sla_terms, sla_state_q
-from sla.services import lead_sla_stop, sla_tick
-from sla.tasks import SCHEDULE_FUNC, SCHEDULE_NAME, sla_tick_task
+from sla.services import lead_sla_stop
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 ROOT = Path(__file__).resolve().parent.parent
@@ -369,20 +371,20 @@ def test_nobody_to_reassign_to_flags_the_lead_and_tells_the_team_lead(take_in, k
 def test_sweep_goes_on_past_a_lead_whose_steps_fail(take_in, monkeypatch):
     first = take_in(TUESDAY_10, source="demo_request")
     second = take_in(TUESDAY_10, source="demo_request")
-    import sla.services
+    import flows.services.sweep as sweep
 
-    real = sla.services.escalation_notify
+    real = sweep.escalation_notify
 
     def broken_for_first(*, lead, **kwargs):
         if lead.pk == first.pk:
             raise RuntimeError("channel down")
         return real(lead=lead, **kwargs)
 
-    monkeypatch.setattr(sla.services, "escalation_notify", broken_for_first)
+    monkeypatch.setattr(sweep, "escalation_notify", broken_for_first)
     assert tick(at(2026, 11, 17, 10, 15)) == 1
     assert not StepFiring.objects.filter(lead=first).exists(), "rolled back: the next sweep tries again"
     assert StepFiring.objects.filter(lead=second).count() == 1
-    monkeypatch.setattr(sla.services, "escalation_notify", real)
+    monkeypatch.setattr(sweep, "escalation_notify", real)
     assert tick(at(2026, 11, 17, 10, 16)) == 1
     assert StepFiring.objects.filter(lead=first).count() == 1
 
@@ -478,7 +480,7 @@ def test_the_task_the_schedule_runs_is_the_sweep(take_in):
 
 def test_every_minute_schedule_exists_once_and_stays_single_after_migrating_again(db):
     # The migration made it; a transactional test elsewhere may have flushed it, so ensure it here too.
-    migration = importlib.import_module("sla.migrations.0002_sla_tick_schedule")
+    migration = importlib.import_module("flows.migrations.0001_sla_tick_schedule")
     migration.schedule_ensure(django_apps, None)
     migration.schedule_ensure(django_apps, None)
     (schedule,) = Schedule.objects.filter(name=SCHEDULE_NAME)

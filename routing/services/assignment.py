@@ -1,4 +1,4 @@
-"""Assignment: which rep gets a lead, and why (routing proper; the decision itself is routing.engine's)."""
+"""Assignment: which rep gets a lead, and why (routing proper; the decision itself is core.engine's)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import engine
 from reps.models import Pool, Rep
 from reps.selectors import on_duty_rep, reps_unavailable
 from reps.services import pool_pick_rep
-from routing import engine
 from routing.models import Lead, LeadEvent, Rule
 from routing.ruleset import lead_facts, ruleset_active
 

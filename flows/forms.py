@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from routing.iso_codes import COUNTRIES, LANGUAGES
+from core.iso_codes import COUNTRIES, LANGUAGES
 from routing.models import Activity
 
 MAX_FUTURE = timedelta(minutes=5)

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from routing.forms import ActivityForm, IsoDateTimeField, LeadIntakeForm, StrictIntegerField
+from flows.forms import ActivityForm, IsoDateTimeField, LeadIntakeForm, StrictIntegerField
 from routing.models import Activity, Lead, LeadEvent, Priority
 
 

@@ -9,7 +9,7 @@ from datetime import time
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from leadrouter.text import fold
+from core.text import fold
 from notifications.models import Channel
 from reps.models import (
     Account,

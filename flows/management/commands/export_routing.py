@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from routing.config_io import routing_config_export
+from flows.config_io import routing_config_export
 
 
 class Command(BaseCommand):

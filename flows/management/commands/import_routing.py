@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from routing.config_io import RoutingConfigError, routing_config_import
+from flows.config_io import RoutingConfigError, routing_config_import
 
 
 class Command(BaseCommand):

@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from flows.services.leads import ActivityRefused, activity_log
 from reps.models import Absence, Rep
 from reps.services import absence_add, absence_delete, rep_status_set
 from routing.models import Activity, Lead
 from routing.selectors import leads_for_rep
-from routing.services.intake import ActivityRefused, activity_log
 
 
 class ActivityLogForm(forms.Form):
@@ -183,7 +183,7 @@ def routing_setup(request):
     from django.contrib import admin
     from django.http import HttpResponse
 
-    from routing.config_io import RoutingConfigError, routing_config_export, routing_config_import
+    from flows.config_io import RoutingConfigError, routing_config_export, routing_config_import
 
     if request.GET.get("download") == "1":
         if not request.user.has_perm("routing.view_rule"):

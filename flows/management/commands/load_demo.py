@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from routing.demo import demo_load
+from flows.demo import demo_load
 
 
 class Command(BaseCommand):

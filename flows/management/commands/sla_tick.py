@@ -5,7 +5,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from sla.services import sla_tick
+from flows.services.sweep import sla_tick
 
 
 def _instant(value: str) -> datetime:

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from leadrouter.text import fold, postal_code_number
+from core.text import fold, postal_code_number
 
 # Operators (the values of routing.models.ConditionBase.Operator; repeated here so the engine stays pure).
 EQUALS = "equals"

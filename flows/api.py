@@ -9,10 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from routing.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
+from flows.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
+from flows.selectors import lead_preview
+from flows.services.leads import ActivityRefused, activity_log, lead_create
 from routing.models import Lead
 from routing.selectors import intake_source_for_token, lead_get, lead_representation, leads_by_email
-from routing.services.intake import ActivityRefused, activity_log, lead_create, lead_normalise
+from routing.services.intake import lead_normalise
 
 PAGE_SIZE = 50
 
@@ -144,9 +146,6 @@ def lead_detail(request, lead_id: int):
 @api_view("POST")
 def route_preview(request):
     """What would happen to this lead now: nothing is stored, no round-robin pointer moves."""
-    from routing.services.assignment import lead_preview
-    from sla.selectors import lead_sla_terms
-
     form, failure = _intake_form(request)
     if failure:
         return failure
@@ -155,9 +154,6 @@ def route_preview(request):
     lead = lead_normalise(Lead(intake_source=request.intake_source, **fields))
     lead.received_at = now
     lead_preview(lead=lead, now=now)
-    terms = lead_sla_terms(lead=lead, now=now)
-    if terms is not None:
-        lead.priority, lead.sla_due_at = terms.priority, terms.due_at
     return JsonResponse(lead_representation(lead, preview=True))
 
 
@@ -195,7 +191,7 @@ def activities(request, lead_id: int):
 
 @api_view("GET", auth=False)
 def openapi(request):
-    from routing.openapi import openapi_document
+    from flows.openapi import openapi_document
 
     return JsonResponse(openapi_document(base_url=request.build_absolute_uri("/")))
 

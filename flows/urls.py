@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from routing import api, views
+from flows import api, views
 
 urlpatterns = [
     path("api/v1/leads/", api.leads, name="api-leads"),

@@ -30,7 +30,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadrouter.text import fold
+from core.engine import condition_errors
+from core.models import ConditionBase, Match
+from core.text import fold
 from notifications.delivery import SECRET_OPTION
 from notifications.models import Channel
 from reps.csv_files import OwnedRange, domain_is_valid, domain_normalise, postal_range_format, postal_range_parse, range_conflicts
@@ -48,8 +50,7 @@ from reps.models import (
     TerritoryCity,
     TerritoryRegion,
 )
-from routing.engine import condition_errors
-from routing.models import ConditionBase, Match, Priority, Rule, RuleAction, RuleCondition
+from routing.models import Priority, Rule, RuleAction, RuleCondition
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 VERSION = 1

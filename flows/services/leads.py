@@ -1,0 +1,105 @@
+"""Flows of one lead across the apps: taking it in (route -> SLA clock -> actions -> notifications) and logging
+an activity on it (the first response stops the clock). Read this first to follow a lead from the API to its owner."""
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications.services import lead_autorespond, rule_actions_carry_out
+from reps.models import Rep
+from routing.models import Activity, IntakeSource, Lead, LeadEvent
+from routing.services.assignment import lead_route
+from routing.services.intake import lead_normalise
+from sla.selectors import Autoresponse
+from sla.services import lead_sla_start, lead_sla_stop
+
+logger = logging.getLogger(__name__)
+
+
+def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
+    try:
+        with transaction.atomic():
+            lead_autorespond(lead=lead, template=reply.template, context=reply.context, event_key=reply.event_key)
+    except Exception:
+        # A message to the lead must never cost the lead itself (intake answers 201 and the clock runs).
+        logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
+
+
+class ActivityRefused(ValueError):
+    """An activity that cannot be logged; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _lead_by_retry_key(*, source: IntakeSource, idempotency_key: str | None, external_id: str | None) -> Lead | None:
+    if idempotency_key:
+        found = Lead.objects.filter(intake_source=source, idempotency_key=idempotency_key).first()
+        if found:
+            return found
+    if external_id:
+        return Lead.objects.filter(intake_source=source, external_id=external_id).first()
+    return None
+
+
+@transaction.atomic
+def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | None = None, now: datetime | None = None) -> tuple[Lead, bool]:
+    """Take in one lead: store it, route it, start its SLA clock and queue the rule's actions.
+
+    Returns (lead, created). A retry (same Idempotency-Key or external_id from the same source) returns the
+    earlier lead and changes nothing. Two concurrent retries are settled by the unique constraints, not by
+    the read below: the loser's insert fails and it returns the winner's lead.
+    """
+    now = now or timezone.now()
+    existing = _lead_by_retry_key(source=source, idempotency_key=idempotency_key, external_id=fields.get("external_id"))
+    if existing:
+        return existing, False
+
+    lead = lead_normalise(Lead(intake_source=source, idempotency_key=idempotency_key or None, received_at=now, **fields))
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError:
+        existing = _lead_by_retry_key(source=source, idempotency_key=idempotency_key, external_id=fields.get("external_id"))
+        if existing is None:
+            raise
+        return existing, False
+
+    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
+    event = lead_route(lead=lead, now=now)
+    reply = lead_sla_start(lead=lead, now=now)
+    if reply is not None:
+        _autorespond(lead=lead, reply=reply)
+    if lead.rule_id is not None:
+        rule_actions_carry_out(lead=lead, rule=lead.rule, event=event)
+    return lead, True
+
+
+@transaction.atomic
+def activity_log(*, lead: Lead, kind: str, at: datetime, rep_email: str | None = None, outcome: str = "") -> Activity:
+    """Log a call, e-mail, meeting or note. The first call / e-mail / meeting is the first response: it stops the clock."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if rep_email:
+        rep = Rep.objects.filter(email__iexact=rep_email).first()
+        if rep is None:
+            raise ActivityRefused("rep", f"No rep with the e-mail {rep_email}.")
+    else:
+        rep = lead.owner
+        if rep is None:
+            raise ActivityRefused("rep", "The lead has no owner: name the rep.")
+    if at < lead.submitted_at:
+        raise ActivityRefused("at", "Cannot be earlier than the lead was submitted.")
+
+    activity = Activity.objects.create(lead=lead, kind=kind, at=at, rep=rep, outcome=outcome)
+    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ACTIVITY, at=at, rep=rep, detail=f"{activity.get_kind_display()}: {outcome}".strip(": "))
+    if kind in Activity.RESPONSE_KINDS and lead.first_response_at is None:
+        lead.first_response_at = at
+        lead.status = Lead.Status.CONTACTED
+        lead.save(update_fields=["first_response_at", "status"])
+        LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.FIRST_RESPONSE, at=at, rep=rep, detail=activity.get_kind_display())
+        lead_sla_stop(lead=lead, at=at)
+    return activity
