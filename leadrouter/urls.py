@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from core.health import health
 from routing.views import dashboard, routing_setup
 
 urlpatterns = [
@@ -9,5 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Answered by core.health.HealthCheckMiddleware first; the routes keep the paths visible and reversible.
+    path("health/", health, name="health"),
+    path("health/live/", health, name="health-live"),
     path("", include("routing.urls")),
 ]

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
+from core.logcontext import lead_log_context
 from notifications.services import escalation_notify, lead_autorespond
 from reps.models import Rep
 from reps.selectors import on_duty_rep, rep_is_available
@@ -111,11 +112,12 @@ def sla_tick(*, now: datetime) -> int:
     policies: dict[int, tuple[SlaPolicy, business_time.Calendar]] = {}
     fired = 0
     for lead_id in due_ids:
-        try:
-            fired += _lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
-        except Exception:
-            # Left due: the next sweep tries again, and the failure stays visible in the log.
-            logger.exception("SLA sweep: lead %s failed", lead_id)
+        with lead_log_context(lead_id):
+            try:
+                fired += _lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
+            except Exception:
+                # Left due: the next sweep tries again, and the failure stays visible in the log.
+                logger.exception("SLA sweep: lead %s failed", lead_id)
     if fired:
         logger.info("SLA sweep at %s: %d step(s) fired", now.isoformat(), fired)
     return fired
