@@ -220,7 +220,7 @@ class CompanyProfileForm(forms.ModelForm):
 
 @admin.register(CompanyProfile)
 class CompanyProfileAdmin(admin.ModelAdmin):
-    """One row: the list page opens it straight away (or the form to create it)."""
+    """One row: it can be added while there is none, and never deleted."""
 
     form = CompanyProfileForm
     fields = ["name", "website", "phone"]
@@ -230,14 +230,6 @@ class CompanyProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        from django.shortcuts import redirect
-
-        profile = CompanyProfile.objects.first()
-        if profile is not None:
-            return redirect("admin:notifications_companyprofile_change", profile.pk)
-        return redirect("admin:notifications_companyprofile_add")
 
     def save_model(self, request: HttpRequest, obj: CompanyProfile, form, change: bool) -> None:
         obj.pk = CompanyProfile.SINGLETON_ID  # the single row, whatever the form was opened as
