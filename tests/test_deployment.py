@@ -1,5 +1,5 @@
-"""The deployment as documented: gunicorn with DEBUG=0 and deploy/production.env, after docs/deployment.md's
-steps (migrate, createcachetable, collectstatic) on a fresh database.
+"""The deployment as documented: deploy/release.sh (migrate, createcachetable, compilemessages, collectstatic,
+check --deploy) with deploy/production.env on a fresh database, then gunicorn with deploy/gunicorn.conf.py.
 
 Real processes on 127.0.0.1 (ports 8110-8119), a temporary SQLite database and STATIC_ROOT; whatever
 database the suite runs on, the server gets its own. Checks: `check --deploy` prints no issue, the admin's
@@ -33,7 +33,10 @@ def production_env(tmp: Path, **overrides: str) -> dict[str, str]:
     for line in PRODUCTION_ENV.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            values[key.strip()] = value
     values.update(
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=f"sqlite:///{tmp / 'leadrouter.sqlite3'}",
@@ -112,14 +115,26 @@ class Gunicorn:
                 self.process.wait()
 
 
+def env_file(env: dict[str, str], path: Path) -> Path:
+    path.write_text("".join(f"{key}='{value}'\n" for key, value in env.items()))
+    return path
+
+
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    """docs/deployment.md's steps on a fresh database, then gunicorn: (env, server)."""
+    """deploy/release.sh on a fresh database (the documented deploy steps), then gunicorn: (env, server)."""
     tmp = tmp_path_factory.mktemp("deploy")
     env = production_env(tmp)
-    for step in (["migrate", "--noinput", "-v0"], ["createcachetable"], ["collectstatic", "--noinput", "-v0"]):
-        done = manage(env, *step)
-        assert done.returncode == 0, f"{step}: {done.stdout}{done.stderr}"
+    release = subprocess.run(
+        ["sh", "deploy/release.sh"],
+        cwd=ROOT,
+        env={**env, "LEADROUTER_ENV": str(env_file(env, tmp / "leadrouter.env"))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert "System check identified no issues (0 silenced)." in release.stdout
     server = Gunicorn(env, tmp)
     yield env, server
     server.stop()
