@@ -46,6 +46,7 @@ Outbox delivery (notifications/) reads these settings with defaults, tune them h
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from core.logcontext import logging_config
 
@@ -161,6 +162,8 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # Behind a TLS proxy (see the header). Off by default, so `make run` on plain http://127.0.0.1 keeps working.
 if _proxy_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER: a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https")
     SECURE_PROXY_SSL_HEADER = tuple(_proxy_header)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -203,3 +204,22 @@ def test_health_is_503_naming_the_database_when_it_is_unreachable(tmp_path, data
     assert report["checks"]["database"]["error"].startswith("OperationalError")
     assert "leadrouter@" not in body.decode()  # no connection string in the answer
     assert live_status == 200  # the process itself is fine: no restart for a database outage
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_db_pool_opt_in_gives_each_process_a_psycopg_pool(tmp_path):
+    from django.db import connection
+
+    db = connection.settings_dict
+    login = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    url = f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    probe = (
+        "from django.conf import settings; from django.db import connection; connection.ensure_connection();"
+        "print(type(connection.pool).__name__, settings.DATABASES['default']['CONN_MAX_AGE'], connection.pool.max_size)"
+    )
+
+    done = manage(production_env(tmp_path, DATABASE_URL=url, DB_POOL="1", DB_POOL_MAX_SIZE="4"), "shell", "-c", probe)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split()[-3:] == ["ConnectionPool", "0", "4"]
