@@ -37,6 +37,9 @@ Behind a TLS-terminating proxy (all off by default; docs/deployment.md and deplo
   HEALTH_CLUSTER_MAX_LAG    seconds without a django-q2 scheduler run before /health/ reports the cluster
                    down; default: 180
 
+gunicorn's own variables (GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_ACCESS_LOG,
+FORWARDED_ALLOW_IPS) are described in deploy/gunicorn.conf.py; a complete production set in deploy/production.env.
+
 Outbox delivery (notifications/) reads these settings with defaults, tune them here if needed:
   NOTIFICATIONS_HTTP_TIMEOUT (connect, read) = (5, 10) s; NOTIFICATIONS_RETRY_FOR = 24 h of retries;
   NOTIFICATIONS_BACKOFF_BASE / _MAX = 30 s / 1 h; NOTIFICATIONS_STUCK_AFTER = 10 min (a "sending" row is
