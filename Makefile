@@ -3,6 +3,7 @@ PY      ?= python3.11
 VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
+PORT    ?= 8000
 export DEBUG ?= 1
 
 .PHONY: run test bench lint messages install migrate demo clean
@@ -28,16 +29,18 @@ demo: migrate
 	$(PYTHON) manage.py load_demo
 
 ## run: venv, install, migrate, load the TechPol demo, start the web server and the django-q2 cluster.
+## `make run PORT=8001` serves on another port.
 run: demo
 	$(PYTHON) manage.py compilemessages -v0 2>/dev/null || true
 	@echo ""
-	@echo "  Admin:   http://127.0.0.1:8000/admin/     (manager / demo)"
-	@echo "  Reps:    http://127.0.0.1:8000/my-leads/  (kasia, marek, ola, ... / demo)"
+	@echo "  Admin:   http://127.0.0.1:$(PORT)/admin/     (manager / demo)"
+	@echo "  Reps:    http://127.0.0.1:$(PORT)/my-leads/  (kasia, marek, ola, ... / demo)"
+	@echo "  API:     http://127.0.0.1:$(PORT)/api/v1/leads/  (contract: docs/api.md)"
 	@echo "  Intake token for curl (shown once):"
 	@$(PYTHON) manage.py create_intake_token "make run $$(date +%s)" | tail -n 1 | sed 's/^/    /'
 	@echo ""
 	$(PYTHON) manage.py qcluster & QPID=$$!; trap "kill $$QPID 2>/dev/null" EXIT INT TERM; \
-	$(PYTHON) manage.py runserver 127.0.0.1:8000
+	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
 
 ## test: the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL).
 ## pytest exits 5 when it ran no test: that is a failure here too.

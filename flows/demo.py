@@ -11,6 +11,7 @@ from django.db import transaction
 
 from core.text import fold
 from notifications.models import Channel
+from notifications.services import company_profile_set
 from reps.models import (
     Account,
     AccountDomain,
@@ -153,6 +154,7 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
 
     _rules_load(reps=reps, pools=pools, lists=lists, channels=channels)
     _sla_load(reps=reps, channels=channels)
+    company_profile_set(name="TechPol", website="https://techpol.example", phone="+48 32 555 01 00")  # signs e-mails to leads
     return reps
 
 

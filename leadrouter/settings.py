@@ -13,6 +13,32 @@ Variables (all optional for a newcomer):
   SITE_URL         base URL used in links inside notifications; default: http://127.0.0.1:8000
   Q_WORKERS        django-q2 workers per cluster; default: 2
   EMAIL_TIMEOUT    seconds for one SMTP conversation; default: 20
+  CACHE_URL        default: locmemcache:// (per process). Production: one cache all processes share, e.g.
+                   dbcache://leadrouter_cache (after `manage.py createcachetable`) or redis://127.0.0.1:6379/1
+  STATIC_ROOT      where `collectstatic` puts static files (whitenoise serves them); default: <project>/staticfiles
+  LOG_FORMAT       text or json (one JSON object per line, with the lead's id); default: text when DEBUG, else json
+  LOG_LEVEL        default: INFO
+
+Database connections (PostgreSQL; see docs/deployment.md for the trade-off):
+  CONN_MAX_AGE     seconds a connection is kept between requests (persistent connections); default: 60
+  DB_POOL          1: psycopg 3's connection pool instead (web processes only; CONN_MAX_AGE is then 0); default: 0
+  DB_POOL_MIN_SIZE / DB_POOL_MAX_SIZE   connections per process kept open / at most; default: 2 / 10
+  DB_POOL_TIMEOUT  seconds a request waits for a free pooled connection before failing; default: 10
+  DB_CONNECT_TIMEOUT  seconds to reach PostgreSQL before giving up (health checks fail fast); default: 5
+
+Behind a TLS-terminating proxy (all off by default; docs/deployment.md and deploy/production.env set them):
+  SECURE_PROXY_SSL_HEADER   the proxy's header and value meaning "the client used HTTPS",
+                   e.g. HTTP_X_FORWARDED_PROTO,https (only if the proxy always sets or strips that header)
+  CSRF_TRUSTED_ORIGINS      comma-separated, e.g. https://leads.example.com
+  SECURE_SSL_REDIRECT       1: redirect plain HTTP to HTTPS (the /health/ paths are exempt); default: 0
+  SECURE_HSTS_SECONDS       e.g. 31536000; default: 0 (no HSTS header)
+  SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD   1 to add them to the HSTS header; default: 0
+  SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE   1: cookies only over HTTPS; default: 0
+  HEALTH_CLUSTER_MAX_LAG    seconds without a django-q2 scheduler run before /health/ reports the cluster
+                   down; default: 180
+
+gunicorn's own variables (GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_ACCESS_LOG,
+FORWARDED_ALLOW_IPS) are described in deploy/gunicorn.conf.py; a complete production set in deploy/production.env.
 
 Outbox delivery (notifications/) reads these settings with defaults, tune them here if needed:
   NOTIFICATIONS_HTTP_TIMEOUT (connect, read) = (5, 10) s; NOTIFICATIONS_RETRY_FOR = 24 h of retries;
@@ -23,6 +49,9 @@ Outbox delivery (notifications/) reads these settings with defaults, tune them h
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from core.logcontext import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,7 +86,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "leadrouter.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +120,17 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # Persistent connections: opening one per request costs more than most requests here.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    if env.bool("DB_POOL", default=False):
+        # A pool per process, shared by its threads; Django refuses CONN_MAX_AGE with a pool.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        _db_options["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web + qcluster) share the file: wait for locks instead of failing at once, and use
     # WAL so readers never block the writer (and a commit is not a full fsync of the database file).
@@ -110,7 +152,34 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# whitenoise serves STATIC_ROOT from the app itself (no separate static server needed). Outside DEBUG the
+# files are compressed and get content-hashed names, cached for ever by browsers: run `collectstatic`
+# on every deploy. With DEBUG (and in the test suite) files are served as they are, no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_AUTOREFRESH = DEBUG
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# Behind a TLS proxy (see the header). Off by default, so `make run` on plain http://127.0.0.1 keeps working.
+if _proxy_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER: a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_header)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+HEALTH_CLUSTER_MAX_LAG = env.int("HEALTH_CLUSTER_MAX_LAG", default=180)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/my-leads/"
@@ -147,10 +216,6 @@ else:
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Every line carries the id of the lead being processed (core/logcontext.py); JSON lines for log collectors.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from notifications.delivery import SECRET_OPTION, DeliveryError, sms_request
-from notifications.models import Channel, OutboxMessage
+from notifications.models import Channel, CompanyProfile, OutboxMessage
 from notifications.services import channel_test_send, outbox_resend
 
 
@@ -206,3 +206,31 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             + (" " + _("%(n)d already sent or being sent: left alone, so nobody gets a message twice.") % {"n": skipped} if skipped else ""),
             messages.SUCCESS if count else messages.WARNING,
         )
+
+
+class CompanyProfileForm(forms.ModelForm):
+    website = forms.URLField(
+        label=_("website"), required=False, max_length=300, assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])]
+    )
+
+    class Meta:
+        model = CompanyProfile
+        fields = ["name", "website", "phone"]
+
+
+@admin.register(CompanyProfile)
+class CompanyProfileAdmin(admin.ModelAdmin):
+    """One row: it can be added while there is none, and never deleted."""
+
+    form = CompanyProfileForm
+    fields = ["name", "website", "phone"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not CompanyProfile.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CompanyProfile, form, change: bool) -> None:
+        obj.pk = CompanyProfile.SINGLETON_ID  # the single row, whatever the form was opened as
+        super().save_model(request, obj, form, change)

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 GENERIC_INTERNAL = "notify"
 GENERIC_LEAD = "autoresponse"
 LEAD_LANGUAGES = ("pl", "en")
+# Back-office addresses: never in a message to a prospect (who would get a link to our admin).
+BACK_OFFICE_KEYS = ("site_url", "lead_url")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,12 @@ def lead_language(lead: Lead) -> str:
 
 
 def lead_compose(name: str, lead: Lead, context: dict) -> Composed:
-    """A message to the lead, in the lead's language when we have it (else English)."""
+    """A message to the lead, in the lead's language when we have it (else English), signed with the
+    company profile (`company_profile` in the template) and without any back-office link."""
+    from notifications.selectors import company_profile
+
+    context = {key: value for key, value in context.items() if key not in BACK_OFFICE_KEYS}
+    context["company_profile"] = company_profile()
     language = lead_language(lead)
     names = [name, GENERIC_LEAD] if name else [GENERIC_LEAD]
     candidates = [f"notifications/lead/{n}.{lang}.txt" for n in names for lang in dict.fromkeys((language, "en", "pl"))]

@@ -76,3 +76,23 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class CompanyProfile(models.Model):
+    """Who the company is to its prospects: messages to leads are signed with it (one row, set in the admin).
+
+    Never the back office's own address: a prospect gets the company's website, not a link to the admin."""
+
+    SINGLETON_ID = 1
+
+    name = models.CharField(_("company name"), max_length=200, blank=True, help_text=_("As prospects know it, e.g. TechPol"))
+    website = models.URLField(_("website"), max_length=300, blank=True, validators=[URLValidator(schemes=["http", "https"])])
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("company profile")
+        verbose_name_plural = _("company profile")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="company_profile_single_row")]
+
+    def __str__(self) -> str:
+        return self.name or str(_("company profile"))

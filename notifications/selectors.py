@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
-from notifications.models import Channel, OutboxMessage
+from notifications.models import Channel, CompanyProfile, OutboxMessage
 from reps.models import Account, Rep
 from routing.models import Lead
 
@@ -103,3 +103,8 @@ def outbox_due_ids(*, now: datetime, grace: timedelta, limit: int = 500) -> list
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:limit]
     )
+
+
+def company_profile() -> CompanyProfile:
+    """The company's profile for signing messages to leads; an empty one (not saved) until the manager sets it."""
+    return CompanyProfile.objects.filter(pk=CompanyProfile.SINGLETON_ID).first() or CompanyProfile(pk=CompanyProfile.SINGLETON_ID)

@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, priority_label, site_url
-from notifications.models import Channel, OutboxMessage
+from notifications.models import Channel, CompanyProfile, OutboxMessage
 from notifications.selectors import Route, account_for_lead, channel_default, leads_earlier, rep_routes, team_leads
 from reps.models import Rep
 from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, Tag, Task
@@ -431,3 +431,12 @@ def channel_test_send(*, channel: Channel, requested_by: str, now: datetime | No
         payload=payload,
         template=composed.template,
     )
+
+
+@transaction.atomic
+def company_profile_set(*, name: str, website: str = "", phone: str = "") -> CompanyProfile:
+    """Set who signs the messages to leads (the one company profile row, created when missing)."""
+    profile, _created = CompanyProfile.objects.update_or_create(
+        pk=CompanyProfile.SINGLETON_ID, defaults={"name": name, "website": website, "phone": phone}
+    )
+    return profile

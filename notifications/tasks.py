@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from core.logcontext import lead_log_bind, lead_log_scope
 from notifications.delivery import DeliveryError, channel_secrets, deliver, redact
 from notifications.models import OutboxMessage
 from notifications.selectors import outbox_due_ids
@@ -78,6 +79,7 @@ def outbox_enqueue(*, message_ids: list[int]) -> None:
             logger.exception("outbox %s: could not enqueue; the retry sweep will send it", message_id)
 
 
+@lead_log_scope
 def outbox_send(message_id: int) -> str:
     """Send one outbox message if it is still pending; returns what happened (sent / retry / failed / skipped)."""
     claimed_at = timezone.now()
@@ -87,6 +89,7 @@ def outbox_send(message_id: int) -> str:
     if not claimed:
         return "skipped"  # sent, failed, or another worker has it
     message = OutboxMessage.objects.select_related("channel").get(pk=message_id)
+    lead_log_bind(message.lead_id)
     mine = OutboxMessage.objects.filter(pk=message_id, status=Status.SENDING, claimed_at=claimed_at)
     try:
         status_code = deliver(message)

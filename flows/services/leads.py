@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.logcontext import lead_log_bind, lead_log_scope
 from notifications.services import lead_autorespond, rule_actions_carry_out
 from reps.models import Rep
 from routing.models import Activity, IntakeSource, Lead, LeadEvent
@@ -46,6 +47,7 @@ def _lead_by_retry_key(*, source: IntakeSource, idempotency_key: str | None, ext
     return None
 
 
+@lead_log_scope  # outside the transaction: its after-commit work logs with the lead's id too
 @transaction.atomic
 def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | None = None, now: datetime | None = None) -> tuple[Lead, bool]:
     """Take in one lead: store it, route it, start its SLA clock and queue the rule's actions.
@@ -69,6 +71,7 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
             raise
         return existing, False
 
+    lead_log_bind(lead.pk)
     LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
     event = lead_route(lead=lead, now=now)
     reply = lead_sla_start(lead=lead, now=now)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from core.logcontext import lead_log_context
 from notifications.services import escalation_notify
 from sla.services import lead_steps_fire, leads_due_ids
 
@@ -28,15 +29,16 @@ def sla_tick(*, now: datetime) -> int:
     policies: dict = {}
     fired = 0
     for lead_id in leads_due_ids(now=now):
-        try:
-            with transaction.atomic():
-                notices = lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
-                for notice in notices:
-                    escalation_notify(lead=notice.event.lead, kind=notice.kind, rep=notice.rep, channel=notice.channel, event=notice.event)
-            fired += len(notices)
-        except Exception:
-            # Left due: the next sweep tries again, and the failure stays visible in the log.
-            logger.exception("SLA sweep: lead %s failed", lead_id)
+        with lead_log_context(lead_id):
+            try:
+                with transaction.atomic():
+                    notices = lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
+                    for notice in notices:
+                        escalation_notify(lead=notice.event.lead, kind=notice.kind, rep=notice.rep, channel=notice.channel, event=notice.event)
+                fired += len(notices)
+            except Exception:
+                # Left due: the next sweep tries again, and the failure stays visible in the log.
+                logger.exception("SLA sweep: lead %s failed", lead_id)
     if fired:
         logger.info("SLA sweep at %s: %d step(s) fired", now.isoformat(), fired)
     return fired
