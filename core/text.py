@@ -40,3 +40,9 @@ def format_postal_code(number: int) -> str:
 def email_domain(email: str) -> str:
     """The lower-cased part after the last "@"."""
     return email.rsplit("@", 1)[-1].strip().lower() if "@" in email else ""
+
+
+def email_key(email: str | None) -> str:
+    """The whole address as repeat leads are matched by: stripped and lower-cased ("Stały@Firma.example" ->
+    "stały@firma.example"). Python's lower(), not the database's case-insensitive compare, so every backend agrees."""
+    return (email or "").strip().lower()

@@ -14,7 +14,7 @@ from flows.selectors import lead_preview
 from flows.services.leads import ActivityRefused, activity_log, lead_create
 from routing.models import Lead
 from routing.selectors import intake_source_for_token, lead_get, lead_representation, leads_by_email
-from routing.services.intake import lead_normalise
+from routing.services.intake import intake_source_touch, lead_normalise
 
 PAGE_SIZE = 50
 
@@ -52,6 +52,7 @@ def api_view(*methods: str, auth: bool = True):
                     response["WWW-Authenticate"] = 'Bearer realm="leadrouter"'
                     return response
                 request.intake_source = source
+                intake_source_touch(source=source, now=timezone.now())  # last_used_at, at most one write a minute
             if request.method == "POST":
                 too_big = _body_too_big(request)
                 if too_big:

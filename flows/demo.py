@@ -30,7 +30,6 @@ from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 DOMAIN = "techpol.example"
-SALES_MANAGER_GROUP = "Sales manager"
 
 PEOPLE = [
     # username, name, role, team lead
@@ -48,17 +47,8 @@ POOLS = {"Demo": ["kasia", "marek", "ola"], "Juniors": ["marek", "ola"], "Rapid 
 FREE_MAIL = ["gmail.com", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl", "buziaczek.pl", "yahoo.com", "outlook.com", "hotmail.com"]
 VIP = ["bigbank.example", "megamarket.example"]
 
-# Models a sales manager runs routing with: full rights on these, nothing else.
-SALES_MANAGER_MODELS = {
-    "reps": None,
-    "routing": None,
-    "sla": None,
-    "notifications": None,
-    "auth": {"user"},
-}
 
-
-def _channel(name: str, kind: str, notify_url: str | None, **config) -> Channel:
+def _channel(name: str, kind: str, notify_url: str | None, **config: object) -> Channel:
     channel, _ = Channel.objects.update_or_create(
         name=name, defaults={"kind": kind, "url": notify_url or "", "config": config, "is_active": True}
     )
@@ -158,7 +148,17 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
     return reps
 
 
-def _rule(position: int, name: str, target: str, *, conditions, actions, match="all", rep=None, pool=None) -> Rule:
+def _rule(
+    position: int,
+    name: str,
+    target: str,
+    *,
+    conditions: list[tuple[str, str, str, DomainList | None]],
+    actions: list[dict],
+    match: str = "all",
+    rep: Rep | None = None,
+    pool: Pool | None = None,
+) -> Rule:
     rule, _ = Rule.objects.update_or_create(
         name=name,
         defaults={"position": position, "is_active": True, "match": match, "target": target, "target_rep": rep, "target_pool": pool},
@@ -172,7 +172,7 @@ def _rule(position: int, name: str, target: str, *, conditions, actions, match="
     return rule
 
 
-def _rules_load(*, reps, pools, lists, channels) -> None:
+def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str, DomainList], channels: dict[str, Channel]) -> None:
     Op = RuleCondition.Operator
     T = Rule.Target
     K = RuleAction.Kind
@@ -214,7 +214,7 @@ def _rules_load(*, reps, pools, lists, channels) -> None:
     Rule.objects.exclude(name__in=names).update(is_active=False)
 
 
-def _sla_load(*, reps, channels) -> None:
+def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:
     calendar, _ = BusinessCalendar.objects.update_or_create(
         name="TechPol office", defaults={"time_zone": "Europe/Warsaw", "holidays_country": "PL"}
     )

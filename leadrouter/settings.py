@@ -40,12 +40,15 @@ Behind a TLS-terminating proxy (all off by default; docs/deployment.md and deplo
 gunicorn's own variables (GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_ACCESS_LOG,
 FORWARDED_ALLOW_IPS) are described in deploy/gunicorn.conf.py; a complete production set in deploy/production.env.
 
-Outbox delivery (notifications/) reads these settings with defaults, tune them here if needed:
-  NOTIFICATIONS_HTTP_TIMEOUT (connect, read) = (5, 10) s; NOTIFICATIONS_RETRY_FOR = 24 h of retries;
-  NOTIFICATIONS_BACKOFF_BASE / _MAX = 30 s / 1 h; NOTIFICATIONS_STUCK_AFTER = 10 min (a "sending" row is
-  taken back); NOTIFICATIONS_FALLBACK_EMAIL = DEFAULT_FROM_EMAIL (where URL-less chat channels go).
+Outbox delivery (notifications/; the NOTIFICATIONS block below is their one home, the code has no defaults):
+  NOTIFICATIONS_HTTP_TIMEOUT    "connect,read" seconds for one webhook / Slack / Teams / SMS call; default: 5,10
+  NOTIFICATIONS_RETRY_FOR       seconds temporary failures are retried before a message fails; default: 86400 (24 h)
+  NOTIFICATIONS_FALLBACK_EMAIL  where messages of a chat channel without URL or address go; default: DEFAULT_FROM_EMAIL
+  Fixed here (tune in this file): backoff 30 s doubling to 1 h, a "sending" row taken back after 10 min, the
+  sweep leaving a fresh row 1 min to its after-commit task and leasing what it hands out for 5 min.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -215,6 +218,16 @@ else:
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+
+# Outbox delivery (notifications/tasks.py, notifications/delivery.py). Durations are timedeltas; see the header.
+NOTIFICATIONS_HTTP_TIMEOUT = tuple(env.list("NOTIFICATIONS_HTTP_TIMEOUT", cast=float, default=[5.0, 10.0]))  # (connect, read) s
+NOTIFICATIONS_RETRY_FOR = timedelta(seconds=env.float("NOTIFICATIONS_RETRY_FOR", default=24 * 3600))
+NOTIFICATIONS_FALLBACK_EMAIL = env.str("NOTIFICATIONS_FALLBACK_EMAIL", default="")  # "": DEFAULT_FROM_EMAIL
+NOTIFICATIONS_BACKOFF_BASE = timedelta(seconds=30)  # first retry after about this, doubling each attempt ...
+NOTIFICATIONS_BACKOFF_MAX = timedelta(hours=1)  # ... up to this (jitter ±20%, a receiver's Retry-After up to this)
+NOTIFICATIONS_STUCK_AFTER = timedelta(minutes=10)  # a row "sending" this long lost its worker: well above the task timeout
+NOTIFICATIONS_ENQUEUE_GRACE = timedelta(minutes=1)  # the sweep leaves a fresh row this long to its after-commit task
+NOTIFICATIONS_SWEEP_LEASE = timedelta(minutes=5)  # a row the sweep handed out is not handed out again for this long
 
 # Every line carries the id of the lead being processed (core/logcontext.py); JSON lines for log collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")

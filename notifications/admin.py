@@ -1,5 +1,6 @@
 """Back office for channels and the outbox. Thin: forms and lists here, the work in services."""
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -9,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -61,14 +63,14 @@ class ChannelForm(forms.ModelForm):
 
     MASK = "••••••"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Secret-named options (api_key, token, ...) are shown masked, like the URL and the secret.
         stored = self.instance.config if self.instance.pk else None
         if isinstance(stored, dict) and not self.is_bound:
             self.initial["config"] = {k: (self.MASK if SECRET_OPTION.search(k) and v else v) for k, v in stored.items()}
 
-    def clean_config(self):
+    def clean_config(self) -> Any:  # any JSON; clean() refuses what is not an object
         config = self.cleaned_data.get("config")
         stored = self.instance.config if self.instance.pk and isinstance(self.instance.config, dict) else {}
         if isinstance(config, dict):
@@ -81,7 +83,7 @@ class ChannelForm(forms.ModelForm):
             URLValidator(schemes=["http", "https"], message=_("Enter an http:// or https:// URL."))(url)
         return url
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         for name in ("url", "secret"):
             if cleaned.get(f"{name}_clear"):
@@ -174,7 +176,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         return False  # messages come from events, not from hand
 
     @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, message: OutboxMessage):
+    def status_badge(self, message: OutboxMessage) -> SafeString:
         colour = {"sent": "#2e7d32", "failed": "#c62828", "sending": "#1565c0"}.get(message.status, "#6d6d6d")
         return format_html('<strong style="color:{}">{}</strong>', colour, message.get_status_display())
 
@@ -187,7 +189,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         return Truncator(message.last_error).chars(80)
 
     @admin.display(description=_("lead"))
-    def lead_link(self, message: OutboxMessage):
+    def lead_link(self, message: OutboxMessage) -> str:
         if message.lead_id is None:
             return "—"
         try:

@@ -42,7 +42,7 @@ TRANSIENT_HTTP = {408, 425, 429}
 class DeliveryError(Exception):
     """A failed attempt. `permanent`: retrying cannot help (4xx, bad configuration); else retry later."""
 
-    def __init__(self, reason: str, *, permanent: bool, status_code: int | None = None, retry_after: int | None = None):
+    def __init__(self, reason: str, *, permanent: bool, status_code: int | None = None, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
@@ -51,8 +51,9 @@ class DeliveryError(Exception):
 
 
 def http_timeout() -> tuple[float, float]:
-    """(connect, read) seconds; a hanging receiver costs a worker at most about this long."""
-    return tuple(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", (5.0, 10.0)))
+    """(connect, read) seconds (`NOTIFICATIONS_HTTP_TIMEOUT`); a hanging receiver costs a worker at most about this long."""
+    connect, read = settings.NOTIFICATIONS_HTTP_TIMEOUT
+    return float(connect), float(read)
 
 
 def channel_secrets(channel: Channel | None) -> list[str]:
@@ -120,7 +121,7 @@ def _email_recipient(message: OutboxMessage, via: Channel | None) -> str:
         return rep_email
     if via is not None and (email := via.config.get("email")):
         return email
-    return getattr(settings, "NOTIFICATIONS_FALLBACK_EMAIL", "") or settings.DEFAULT_FROM_EMAIL
+    return settings.NOTIFICATIONS_FALLBACK_EMAIL or settings.DEFAULT_FROM_EMAIL
 
 
 def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
@@ -137,11 +138,11 @@ def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
         to=[_email_recipient(message, via)],
         headers={DELIVERY_HEADER: message.key},
     )
-    password = getattr(settings, "EMAIL_HOST_PASSWORD", "")
+    password = settings.EMAIL_HOST_PASSWORD
     secrets = [password] if password else []
     try:
         # An SMTP server that hangs must not hold the worker forever (Django's default is no timeout).
-        connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 20)
+        connection = get_connection(timeout=settings.EMAIL_TIMEOUT or 20)
         email.connection = connection
         email.send(fail_silently=False)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:

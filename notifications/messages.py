@@ -18,12 +18,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
 from routing.models import Lead, Priority
+from routing.selectors import lead_language
 
 logger = logging.getLogger(__name__)
 
 GENERIC_INTERNAL = "notify"
 GENERIC_LEAD = "autoresponse"
-LEAD_LANGUAGES = ("pl", "en")
 # Back-office addresses: never in a message to a prospect (who would get a link to our admin).
 BACK_OFFICE_KEYS = ("site_url", "lead_url")
 
@@ -36,14 +36,14 @@ class Composed:
 
 
 def site_url() -> str:
-    return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return settings.SITE_URL.rstrip("/")
 
 
 def lead_url(lead: Lead) -> str:
     """Absolute link to the lead in the back office."""
     try:
         path = reverse("admin:routing_lead_change", args=[lead.pk])
-    except NoReverseMatch:  # the lead admin is registered by routing; keep a working link without it
+    except NoReverseMatch:  # the lead admin is registered by flows; keep a working link without it
         path = f"/admin/routing/lead/{lead.pk}/change/"
     return site_url() + path
 
@@ -57,8 +57,9 @@ def priority_label(priority: str | None) -> str:
         return priority
 
 
-def lead_facts(lead: Lead) -> list[tuple[str, str]]:
-    """The lead's main fields as (label, value) pairs for cards and webhooks; empty ones left out."""
+def lead_display_fields(lead: Lead) -> list[tuple[str, str]]:
+    """The lead's main fields as (label, value) pairs to show on Slack / Teams cards; empty ones left out.
+    (Not routing's `lead_facts`, what the engine knows about a lead.)"""
     facts = [
         (translation.gettext("Name"), lead.full_name),
         (translation.gettext("Company"), lead.company),
@@ -75,7 +76,8 @@ def lead_facts(lead: Lead) -> list[tuple[str, str]]:
     return [(label, value) for label, value in facts if value]
 
 
-def lead_context(lead: Lead, **extra) -> dict:
+def lead_context(lead: Lead, **extra: object) -> dict:
+    """What every message template gets: the lead, its links, owner, rule and priority, plus `extra`."""
     priority = extra.pop("priority", None) or lead.priority
     return {
         "lead": lead,
@@ -108,11 +110,6 @@ def internal_compose(name: str, context: dict) -> Composed:
         logger.warning("notification template %r not found; the generic one was used", name)
     with translation.override(settings.LANGUAGE_CODE):
         return _render(candidates + [f"notifications/{GENERIC_INTERNAL}.txt"], context)
-
-
-def lead_language(lead: Lead) -> str:
-    language = (lead.language or "").lower()
-    return language if language in LEAD_LANGUAGES else "en"
 
 
 def lead_compose(name: str, lead: Lead, context: dict) -> Composed:

@@ -1,4 +1,8 @@
-"""Reads of the notifications app: which channel reaches whom, what is due in the outbox."""
+"""Reads of the notifications app: which channel reaches whom, what is due in the outbox.
+
+What the messages say about a lead is read where it lives: the account and the team leads in `reps.selectors`,
+the earlier leads and the lead's language in `routing.selectors` (routing's facts carry the first two).
+"""
 
 import re
 from dataclasses import dataclass
@@ -7,8 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from notifications.models import Channel, CompanyProfile, OutboxMessage
-from reps.models import Account, Rep
-from routing.models import Lead
+from reps.models import Rep
 
 # A rep can be reached personally on these kinds; a generic webhook is a tool, not a person's inbox.
 PERSONAL_KINDS = (Channel.Kind.EMAIL, Channel.Kind.SMS, Channel.Kind.SLACK, Channel.Kind.TEAMS)
@@ -74,24 +77,6 @@ def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False)
     if not routes and rep.email:
         routes.append(Route(channel=channel_default(kind=Channel.Kind.EMAIL), address=rep.email, rep=rep))
     return routes
-
-
-def team_leads() -> list[Rep]:
-    return list(Rep.objects.filter(is_team_lead=True, is_active=True).order_by("name", "pk"))
-
-
-def account_for_lead(*, lead: Lead) -> Account | None:
-    if not lead.email_domain:
-        return None
-    return Account.objects.filter(domains__domain=lead.email_domain).select_related("manager").first()
-
-
-def leads_earlier(*, lead: Lead, limit: int = 10) -> list[Lead]:
-    """Earlier leads with the same e-mail address, newest first (for the repeat-lead notice)."""
-    qs = Lead.objects.filter(email__iexact=lead.email).exclude(pk=lead.pk).select_related("owner")
-    if lead.received_at:
-        qs = qs.filter(Q(received_at__lt=lead.received_at) | Q(received_at=lead.received_at, pk__lt=lead.pk))
-    return list(qs.order_by("-received_at", "-pk")[:limit])
 
 
 def outbox_due_ids(*, now: datetime, grace: timedelta, limit: int = 500) -> list[int]:

@@ -1,5 +1,7 @@
 """Writes of the notifications app: messages go into the outbox in the caller's transaction.
 
+Notifications only send: the lead's own data (tasks, notes, tags, closing it) is routing's
+(`routing.services.actions`); the lead's history lines go through `routing.services.actions.lead_history_add`.
 Nothing here talks to the network. Each message is an `OutboxMessage` row with a unique key
 (lead:event:channel:recipient), written in the transaction of the event that caused it; after commit a
 django-q2 task is enqueued to send it (`notifications.tasks.outbox_send`). If the transaction rolls back,
@@ -7,7 +9,7 @@ neither the row nor the task exist.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from django.conf import settings
@@ -16,16 +18,21 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_facts, lead_url, priority_label, site_url
+from core.engine import AccountFact, LeadFacts
+from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_display_fields, lead_url, priority_label, site_url
 from notifications.models import Channel, CompanyProfile, OutboxMessage
-from notifications.selectors import Route, account_for_lead, channel_default, leads_earlier, rep_routes, team_leads
+from notifications.selectors import Route, channel_default, rep_routes
 from reps.models import Rep
-from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, Tag, Task
+from reps.selectors import account_for_domain, team_leads
+from routing.models import Lead, LeadEvent, Rule, RuleAction
+from routing.selectors import leads_earlier
+from routing.services.actions import RECORD_KINDS, action_key, event_at, lead_history_add, rule_action_failed, rule_actions_of
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_ADDRESS = "channel"  # the recipient of a message posted to a channel itself (Slack, Teams, webhook)
 ESCALATION_KINDS = ("remind", "reassigned", "alert_team_lead", "notify_channel")
+SEND_KINDS = (RuleAction.Kind.NOTIFY, RuleAction.Kind.EMAIL_LEAD, RuleAction.Kind.WEBHOOK)  # the rule actions that send
 
 
 def message_enqueue(
@@ -71,7 +78,7 @@ def _payload(*, lead: Lead, composed: Composed, route: Route, priority: str | No
             "priority_label": priority_label(priority),
             "lead_id": lead.pk,
             "lead_url": lead_url(lead),
-            "facts": [list(fact) for fact in lead_facts(lead)],
+            "facts": [list(field) for field in lead_display_fields(lead)],
         }
     if route.rep is not None:
         payload["rep_email"] = route.rep.email
@@ -117,73 +124,44 @@ def _routes_describe(messages: list[OutboxMessage]) -> str:
     return ", ".join(parts)
 
 
-def _event_at(event: LeadEvent | None) -> datetime:
-    return event.at if event is not None and event.at else timezone.now()
-
-
-def _history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
-    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail[:2000], data=data or {})
-
-
 # ---------------------------------------------------------------------------------------------- rule actions
 
 
 @transaction.atomic
-def rule_actions_carry_out(*, lead: Lead, rule: Rule, event: LeadEvent) -> None:
-    """Carry out the matched rule's actions for a freshly routed lead.
+def rule_messages_send(*, lead: Lead, rule: Rule | None, event: LeadEvent | None, facts: LeadFacts | None = None) -> None:
+    """Queue the messages of the matched rule's actions for a freshly routed lead: notify, e-mail the lead, webhook.
 
-    Each action runs in its own savepoint: a broken action (say, a channel deleted meanwhile) is logged in
-    the lead's history and does not cost the lead itself. Calling this twice for the same event adds nothing.
+    Only what sends: the actions that change the lead (task, note, tag, close) are routing's
+    (`routing.services.actions.rule_actions_apply`). `facts`: the lead's facts as routing computed them; the
+    account and the earlier leads in the messages come from them (looked up by the same selectors without).
+    Each action runs in its own savepoint: a broken action (say, a channel deleted meanwhile) is logged in the
+    lead's history and does not cost the lead itself. Calling this twice for the same event adds nothing (the
+    outbox key is per event, action, channel and recipient).
     """
     if rule is None:
         return
-    for action in rule.actions.select_related("channel", "recipient_rep").order_by("position", "id"):
+    for action in rule_actions_of(rule):
+        if action.kind not in SEND_KINDS:
+            if action.kind not in RECORD_KINDS:
+                logger.warning("unknown action kind %r (action %s)", action.kind, action.pk)
+            continue
         try:
             with transaction.atomic():
-                _action_carry_out(lead=lead, action=action, event=event)
+                _action_send(lead=lead, action=action, event=event, facts=facts)
         except Exception:
             logger.exception("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk)
-            _history_add(
-                lead=lead,
-                type=LeadEvent.Type.ACTION,
-                at=_event_at(event),
-                detail=_("Action failed: %(action)s (see the server log)") % {"action": action.get_kind_display()},
-                data={"event": event.pk if event else None, "failed_action": action.pk},
-            )
+            rule_action_failed(lead=lead, action=action, event=event)
 
 
-def _action_key(*, event: LeadEvent | None, action: RuleAction) -> str:
-    return f"e{event.pk if event else '-'}.a{action.pk}"
-
-
-def _action_done(*, lead: Lead, event: LeadEvent | None, action: RuleAction) -> bool:
-    """Whether this record-type action already ran for this event (the outbox key covers messages)."""
-    # A failed attempt is recorded under "failed_action", so a later call tries it again.
-    return LeadEvent.objects.filter(lead=lead, type=LeadEvent.Type.ACTION, data__event=event.pk if event else None, data__action=action.pk).exists()
-
-
-def _action_carry_out(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
+def _action_send(*, lead: Lead, action: RuleAction, event: LeadEvent | None, facts: LeadFacts | None) -> None:
     K = RuleAction.Kind
     if action.kind == K.NOTIFY:
-        _action_notify(lead=lead, action=action, event=event)
+        _action_notify(lead=lead, action=action, event=event, facts=facts)
     elif action.kind == K.EMAIL_LEAD:
         context = {**action.config, "config": action.config, "action": action}
-        lead_autorespond(lead=lead, template=action.template, context=context, event_key=_action_key(event=event, action=action))
+        lead_autorespond(lead=lead, template=action.template, context=context, event_key=action_key(event=event, action=action))
     elif action.kind == K.WEBHOOK:
-        _action_webhook(lead=lead, action=action, event=event)
-    elif action.kind in (K.TASK, K.NOTE, K.TAG, K.CLOSE):
-        if not _action_done(lead=lead, event=event, action=action):
-            detail = _action_record(lead=lead, action=action, event=event)
-            _history_add(
-                lead=lead,
-                type=LeadEvent.Type.ACTION,
-                at=_event_at(event),
-                detail=detail,
-                rep=lead.owner if lead.owner_id else None,
-                data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind},
-            )
-    else:
-        logger.warning("unknown action kind %r (action %s)", action.kind, action.pk)
+        _action_webhook(lead=lead, action=action, event=event, facts=facts)
 
 
 def _action_recipient_routes(*, lead: Lead, action: RuleAction) -> list[Route]:
@@ -205,9 +183,13 @@ def _action_recipient_routes(*, lead: Lead, action: RuleAction) -> list[Route]:
     return [route for rep in team_leads() for route in rep_routes(rep=rep, channel=channel)]
 
 
-def _action_context(*, lead: Lead, action: RuleAction) -> dict:
+def _action_context(*, lead: Lead, action: RuleAction, facts: LeadFacts | None) -> dict:
+    def account() -> AccountFact | None:
+        # The account routing matched (parent domains included: x@pl.hutastal.example is Huta Stal's).
+        return facts.account if facts is not None else account_for_domain(domain=lead.email_domain)
+
     def earlier() -> list[dict]:
-        return [{"lead": earlier, "url": lead_url(earlier)} for earlier in leads_earlier(lead=lead)]
+        return [{"lead": earlier, "url": lead_url(earlier)} for earlier in leads_earlier(lead=lead, facts=facts)]
 
     # Callables: the template engine calls them only if the template uses them.
     return lead_context(
@@ -216,30 +198,30 @@ def _action_context(*, lead: Lead, action: RuleAction) -> dict:
         action=action,
         config=action.config,
         urgent=bool(action.config.get("urgent")),
-        account=lambda: account_for_lead(lead=lead),
+        account=account,
         earlier_leads=earlier,
     )
 
 
-def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
-    context = _action_context(lead=lead, action=action)
+def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent | None, facts: LeadFacts | None) -> None:
+    context = _action_context(lead=lead, action=action, facts=facts)
     composed = internal_compose(action.template, context)
     routes = _action_recipient_routes(lead=lead, action=action)
-    messages = _routes_enqueue(lead=lead, event_key=_action_key(event=event, action=action), routes=routes, composed=composed, priority=context["priority"])
+    messages = _routes_enqueue(lead=lead, event_key=action_key(event=event, action=action), routes=routes, composed=composed, priority=context["priority"])
     if messages:
         reps = {route.rep for route in routes if route.rep is not None}
-        _history_add(
+        lead_history_add(
             lead=lead,
             type=LeadEvent.Type.NOTIFICATION,
-            at=_event_at(event),
+            at=event_at(event),
             detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=reps.pop() if len(reps) == 1 else None,
             data={"event": event.pk if event else None, "action": action.pk, "messages": [m.pk for m in messages]},
         )
 
 
-def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None:
-    context = _action_context(lead=lead, action=action)
+def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent | None, facts: LeadFacts | None) -> None:
+    context = _action_context(lead=lead, action=action, facts=facts)
     composed = internal_compose(action.template, context)
     event_name = action.template or "lead.action"
     data = {
@@ -250,17 +232,17 @@ def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent) -> None
     }
     messages = _routes_enqueue(
         lead=lead,
-        event_key=_action_key(event=event, action=action),
+        event_key=action_key(event=event, action=action),
         routes=_channel_route(action.channel),
         composed=composed,
         priority=context["priority"],
         extra={"webhook": data},
     )
     if messages:
-        _history_add(
+        lead_history_add(
             lead=lead,
             type=LeadEvent.Type.ACTION,
-            at=_event_at(event),
+            at=event_at(event),
             detail=_("Webhook queued: %(event)s → %(to)s") % {"event": event_name, "to": _routes_describe(messages)},
             data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind, "messages": [m.pk for m in messages]},
         )
@@ -293,48 +275,6 @@ def lead_json(lead: Lead) -> dict:
     }
 
 
-def _action_record(*, lead: Lead, action: RuleAction, event: LeadEvent) -> str:
-    """The non-message actions: a task, a note, a tag, closing the lead. Returns the history line."""
-    K = RuleAction.Kind
-    at = _event_at(event)
-    if action.kind == K.TASK:
-        title = (action.text or "Follow up")[:200]
-        Task.objects.create(lead=lead, assignee=lead.owner if lead.owner_id else None, title=title, due_at=task_due(lead=lead, at=at, config=action.config))
-        return _("Task for %(rep)s: %(title)s") % {"rep": lead.owner or _("nobody"), "title": title}
-    if action.kind == K.NOTE:
-        text = action.text
-        if url := action.config.get("url"):
-            text = f"{text}\n{url}".strip()
-        Activity.objects.create(lead=lead, kind=Activity.Kind.NOTE, at=at, rep=None, outcome=text[:2000])
-        return _("Note added: %(text)s") % {"text": text[:200]}
-    if action.kind == K.TAG:
-        name = (action.text or action.config.get("tag") or "").strip()[:64]
-        if not name:
-            return _("Tag action without a tag name: nothing tagged")
-        tag, _created = Tag.objects.get_or_create(name=name)
-        lead.tags.add(tag)
-        return _("Tagged “%(tag)s”") % {"tag": name}
-    # CLOSE: no further escalation, and the lead leaves the open queues.
-    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.DISQUALIFIED, sla_next_step_at=None)
-    lead.status, lead.sla_next_step_at = Lead.Status.DISQUALIFIED, None
-    return _("Closed by the rule: %(reason)s") % {"reason": action.text} if action.text else _("Closed by the rule")
-
-
-def task_due(*, lead: Lead, at: datetime, config: dict) -> datetime | None:
-    """A task's due time from the action's options: `due_business_minutes` on the lead's business calendar
-    (wall-clock minutes when the lead has no SLA policy), or `due_minutes` of wall clock."""
-    if minutes := config.get("due_business_minutes"):
-        if lead.sla_policy_id:
-            from core import business_time
-            from sla.selectors import calendar_for
-
-            return business_time.add_business_minutes(calendar_for(lead.sla_policy), at, int(minutes))
-        return at + timedelta(minutes=int(minutes))
-    if minutes := config.get("due_minutes"):
-        return at + timedelta(minutes=int(minutes))
-    return None
-
-
 # ---------------------------------------------------------------------------------------------- SLA steps
 
 
@@ -362,10 +302,10 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
     event_key = f"e{event.pk}" if event is not None else f"sla.{kind}"
     messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority)
     if messages:
-        _history_add(
+        lead_history_add(
             lead=lead,
             type=LeadEvent.Type.NOTIFICATION,
-            at=_event_at(event),
+            at=event_at(event),
             detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=rep,
             data={"event": event.pk if event else None, "kind": kind, "messages": [m.pk for m in messages]},
@@ -382,7 +322,7 @@ def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str
     route = Route(channel=channel_default(kind=Channel.Kind.EMAIL), address=lead.email)
     messages = _routes_enqueue(lead=lead, event_key=event_key, routes=[route], composed=composed, priority=lead.priority)
     if messages:
-        _history_add(
+        lead_history_add(
             lead=lead,
             type=LeadEvent.Type.AUTORESPONSE,
             at=timezone.now(),
@@ -394,6 +334,7 @@ def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str
 # ---------------------------------------------------------------------------------------------- the back office
 
 
+@transaction.atomic
 def outbox_resend(*, messages: QuerySet[OutboxMessage], now: datetime | None = None) -> int:
     """The manager's "send again": failed (and waiting) messages go back to the queue now; sent ones are left
     alone, so a message is never sent twice. Returns how many were queued."""

@@ -3,6 +3,9 @@
 A message is sent by whoever claims it: a conditional UPDATE moves it pending -> sending, and only the
 worker whose UPDATE changed the row sends it. Two workers (an after-commit task and a sweep, or a task
 delivered twice by the broker) therefore never send the same message twice.
+
+Timings (retry window, backoff, recovery of stuck rows, the sweep's grace and lease) are the NOTIFICATIONS_*
+settings in leadrouter/settings.py.
 """
 
 import logging
@@ -10,7 +13,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -25,48 +28,17 @@ SEND_TASK = "notifications.tasks.outbox_send"
 Status = OutboxMessage.Status
 
 
-def _setting_timedelta(name: str, default: timedelta) -> timedelta:
-    value = getattr(settings, name, default)
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
-def retry_for() -> timedelta:
-    """How long temporary failures are retried before the message is marked failed."""
-    return _setting_timedelta("NOTIFICATIONS_RETRY_FOR", timedelta(hours=24))
-
-
-def backoff_base() -> timedelta:
-    return _setting_timedelta("NOTIFICATIONS_BACKOFF_BASE", timedelta(seconds=30))
-
-
-def backoff_max() -> timedelta:
-    return _setting_timedelta("NOTIFICATIONS_BACKOFF_MAX", timedelta(hours=1))
-
-
-def stuck_after() -> timedelta:
-    """A row still "sending" after this long lost its worker (killed, restarted); well above the task timeout."""
-    return _setting_timedelta("NOTIFICATIONS_STUCK_AFTER", timedelta(minutes=10))
-
-
-def enqueue_grace() -> timedelta:
-    """How long the sweep leaves a fresh row to its after-commit task before sending it itself."""
-    return _setting_timedelta("NOTIFICATIONS_ENQUEUE_GRACE", timedelta(minutes=1))
-
-
-def sweep_lease() -> timedelta:
-    """After the sweep hands a row to a worker, it waits this long before handing it out again."""
-    return _setting_timedelta("NOTIFICATIONS_SWEEP_LEASE", timedelta(minutes=5))
-
-
 def backoff(attempts: int, *, retry_after: int | None = None) -> timedelta:
-    """30 s, 1 min, 2 min, 4 min ... capped at an hour, with jitter so a recovered receiver is not stampeded."""
+    """30 s, 1 min, 2 min, 4 min ... capped at an hour, with jitter so a recovered receiver is not stampeded
+    (`NOTIFICATIONS_BACKOFF_BASE` / `_MAX` in leadrouter/settings.py)."""
+    base, most = settings.NOTIFICATIONS_BACKOFF_BASE, settings.NOTIFICATIONS_BACKOFF_MAX
     # Exponent and Retry-After are bounded before they reach timedelta: a receiver asking for 10**14 s
     # must not crash the task (the row would stay "sending" and be retried, and crash, forever).
-    delay = min(backoff_base() * (2 ** min(max(attempts - 1, 0), 20)), backoff_max())
+    delay = min(base * (2 ** min(max(attempts - 1, 0), 20)), most)
     delay *= random.uniform(0.8, 1.2)
     if retry_after:
-        delay = max(delay, timedelta(seconds=min(retry_after, backoff_max().total_seconds())))
-    return min(delay, backoff_max())
+        delay = max(delay, timedelta(seconds=min(retry_after, most.total_seconds())))
+    return min(delay, most)
 
 
 def outbox_enqueue(*, message_ids: list[int]) -> None:
@@ -104,9 +76,9 @@ def outbox_send(message_id: int) -> str:
     return "sent"
 
 
-def _attempt_failed(message: OutboxMessage, mine, error: DeliveryError) -> str:
+def _attempt_failed(message: OutboxMessage, mine: QuerySet[OutboxMessage], error: DeliveryError) -> str:
     now = timezone.now()
-    retry_until = message.retry_until or now + retry_for()
+    retry_until = message.retry_until or now + settings.NOTIFICATIONS_RETRY_FOR
     text = f"{now:%Y-%m-%d %H:%M:%S %Z}, attempt {message.attempts}: {error.reason}"[:2000]
     if error.permanent or now >= retry_until:
         if not error.permanent:
@@ -129,16 +101,16 @@ def outbox_retry_due(now: datetime | None = None) -> int:
     duplicate task harmless anyway.
     """
     now = now or timezone.now()
-    recovered = OutboxMessage.objects.filter(status=Status.SENDING, claimed_at__lt=now - stuck_after()).update(
+    recovered = OutboxMessage.objects.filter(status=Status.SENDING, claimed_at__lt=now - settings.NOTIFICATIONS_STUCK_AFTER).update(
         status=Status.PENDING,
         next_attempt_at=now,
         last_error=f"{now:%Y-%m-%d %H:%M:%S %Z}: the worker stopped while sending; sending again",
     )
     if recovered:
         logger.warning("outbox: %s message(s) stuck in sending were put back in the queue", recovered)
-    ids = outbox_due_ids(now=now, grace=enqueue_grace())
+    ids = outbox_due_ids(now=now, grace=settings.NOTIFICATIONS_ENQUEUE_GRACE)
     if not ids:
         return 0
-    OutboxMessage.objects.filter(pk__in=ids, status=Status.PENDING).update(next_attempt_at=now + sweep_lease())
+    OutboxMessage.objects.filter(pk__in=ids, status=Status.PENDING).update(next_attempt_at=now + settings.NOTIFICATIONS_SWEEP_LEASE)
     outbox_enqueue(message_ids=ids)
     return len(ids)

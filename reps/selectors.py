@@ -65,6 +65,11 @@ def on_duty_rep(*, on: date) -> Rep | None:
     return rota.rep if rota is not None else None
 
 
+def team_leads() -> list[Rep]:
+    """The active team leads, by name: who SLA alerts and "team lead" / "management" notices reach."""
+    return list(Rep.objects.filter(is_team_lead=True, is_active=True).order_by("name", "pk"))
+
+
 def domain_candidates(domain: str) -> list[str]:
     """The domain and its parents with at least two labels: "pl.bigbank.example" -> itself, "bigbank.example"."""
     domain = (domain or "").strip().lower().rstrip(".")
@@ -143,5 +148,6 @@ __all__ = [
     "rep_is_available",
     "reps_by_id",
     "reps_unavailable",
+    "team_leads",
     "territory_for",
 ]

@@ -21,9 +21,10 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from core.engine import CompiledRule, Condition, LeadFacts, RepeatFact, Ruleset
+from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
 from reps import selectors as rep_selectors
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
+from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
 
 # Lead fields the engine can test (core.engine.FIELD_KINDS) are copied into the facts by name.
 _FACT_FIELDS = (
@@ -45,8 +46,6 @@ _FACT_FIELDS = (
     "message",
     "external_id",
 )
-# How many earlier leads with the same e-mail a repeat lead's facts carry (the notification links them).
-REPEAT_LOOKBACK = 20
 # A copy older than this is recompiled even if the version looks the same (a backstop for in-place edits).
 MAX_AGE_SECONDS = 300.0
 
@@ -148,7 +147,9 @@ def lead_facts(lead: Lead) -> LeadFacts:
     """What the engine needs to know about a lead (saved or not), in a fixed number of indexed queries.
 
     Expects the normalised copies (`routing.services.intake.lead_normalise`): email_domain, region_key,
-    city_key, postal_code_num. A saved lead's repeat facts count only leads stored before it.
+    city_key, postal_code_num. A saved lead's repeat facts count only leads stored before it
+    (`routing.selectors.lead_repeat`). Intake computes them once (`flows.services.leads.lead_create`) and hands
+    them to the SLA start and the notifications, which read the account and the earlier leads from them.
     """
     fields = {name: getattr(lead, name, None) for name in _FACT_FIELDS}
     extra = lead.extra if isinstance(lead.extra, dict) else {}
@@ -161,7 +162,7 @@ def lead_facts(lead: Lead) -> LeadFacts:
         lookups = {
             "domain_list_ids": rep_selectors.domain_lists_for(domain=domain),
             "account": rep_selectors.account_for_domain(domain=domain),
-            "repeat": lead_repeat(lead) if _lookup_key(lead.email) else None,
+            "repeat": lead_repeat(lead=lead) if _lookup_key(lead.email) else None,
             "territory": rep_selectors.territory_for(
                 region_key=_lookup_key(lead.region_key), city_key=_lookup_key(lead.city_key), postal_code_num=lead.postal_code_num
             ),
@@ -174,18 +175,3 @@ def _lookup_key(text: str | None) -> str:
     """A value to look up by; "" for one with a NUL byte, which no stored key has and PostgreSQL refuses in a query
     (an unsaved lead previewed from raw input can carry one)."""
     return "" if not text or "\x00" in text else text
-
-
-def lead_repeat(lead: Lead) -> RepeatFact | None:
-    """Earlier leads with the same e-mail (newest first) and the owner of the newest one that had an owner."""
-    key = lead.email_key or (lead.email or "").strip().lower()
-    if not key:
-        return None
-    earlier = Lead.objects.filter(email_key=key)
-    if lead.pk is not None:
-        earlier = earlier.filter(pk__lt=lead.pk)
-    rows = list(earlier.order_by("-id").values_list("id", "owner_id")[:REPEAT_LOOKBACK])
-    if not rows:
-        return None
-    previous = next(((lead_id, owner_id) for lead_id, owner_id in rows if owner_id is not None), (rows[0][0], None))
-    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in rows), previous_lead_id=previous[0], previous_owner_id=previous[1])

@@ -1,31 +1,40 @@
-"""Reads of the routing app: leads as the API shows them, a rep's own leads, token lookup."""
+"""Reads of the routing app: leads as the API shows them, a rep's own leads, token lookup, and the one home of
+three questions about a lead that routing, SLA and notifications all ask:
 
-from datetime import timedelta
+- earlier leads of the same person (`lead_repeat`, `leads_earlier`): same `email_key`, stored before the lead
+  (lower id), newest first, at most `REPEAT_LOOKBACK`; the lead itself is never one of them;
+- the language we write to the lead in (`lead_language`);
+- (the account of a lead's e-mail domain is `reps.selectors.account_for_domain`, carried in the lead's facts).
+
+Nothing here writes (a token's `last_used_at` is `routing.services.intake.intake_source_touch`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
 
+from core.engine import LeadFacts, RepeatFact
+from core.text import email_key
+from reps.models import Rep
 from routing.models import IntakeSource, Lead, LeadEvent
+from routing.services.intake import token_hash
 
-LAST_USED_PRECISION = timedelta(minutes=1)
+# How many earlier leads with the same e-mail a repeat lead's facts carry (the repeat-lead notice links them all).
+REPEAT_LOOKBACK = 20
+# Languages we write to leads in (templates exist for these); anything else gets English.
+LEAD_LANGUAGES = ("pl", "en")
 
 
 def intake_source_for_token(*, raw_token: str) -> IntakeSource | None:
-    """The active source whose token this is; None for unknown or revoked tokens."""
-    from routing.services.intake import token_hash
-
+    """The active source whose token this is; None for unknown or revoked tokens. Reads only."""
     if not raw_token or len(raw_token) > 200:
         return None
-    source = IntakeSource.objects.filter(token_hash=token_hash(raw_token), revoked_at__isnull=True).first()
-    if source is not None:
-        now = timezone.now()
-        # One write a minute at most, not one per request.
-        if source.last_used_at is None or now - source.last_used_at > LAST_USED_PRECISION:
-            IntakeSource.objects.filter(pk=source.pk).update(last_used_at=now)
-    return source
+    return IntakeSource.objects.filter(token_hash=token_hash(raw_token), revoked_at__isnull=True).first()
 
 
-def _events():
+def _events() -> Prefetch:
     return Prefetch("events", queryset=LeadEvent.objects.select_related("rep").order_by("at", "id"))
 
 
@@ -43,13 +52,13 @@ def leads_by_email(*, email: str | None, before_id: int | None = None, source: I
     if source is not None:
         qs = qs.filter(intake_source=source)
     if email:
-        qs = qs.filter(email_key=email.strip().lower())
+        qs = qs.filter(email_key=email_key(email))
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     return qs
 
 
-def leads_for_rep(*, rep, include_closed: bool = False) -> QuerySet[Lead]:
+def leads_for_rep(*, rep: Rep, include_closed: bool = False) -> QuerySet[Lead]:
     """A rep's own leads: open ones first by deadline, then the rest newest first."""
     qs = Lead.objects.filter(owner=rep).select_related("rule", "sla_policy")
     if not include_closed:
@@ -57,7 +66,48 @@ def leads_for_rep(*, rep, include_closed: bool = False) -> QuerySet[Lead]:
     return qs.order_by("sla_due_at", "-received_at")
 
 
-def _iso(value):
+# ---------------------------------------------------------------------------------------------- one home per concept
+
+
+def lead_repeat(*, lead: Lead) -> RepeatFact | None:
+    """Earlier leads of the same person: the same e-mail address (`email_key`), stored before this lead (a saved
+    lead's own id and later ones are left out; an unsaved one sees every stored lead), newest first, at most
+    `REPEAT_LOOKBACK`; the previous owner is the owner of the newest one that had an owner. One indexed query."""
+    key = lead.email_key or email_key(lead.email)
+    if not key:
+        return None
+    earlier = Lead.objects.filter(email_key=key)
+    if lead.pk is not None:
+        earlier = earlier.filter(pk__lt=lead.pk)
+    rows = list(earlier.order_by("-id").values_list("id", "owner_id")[:REPEAT_LOOKBACK])
+    if not rows:
+        return None
+    previous = next(((lead_id, owner_id) for lead_id, owner_id in rows if owner_id is not None), (rows[0][0], None))
+    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in rows), previous_lead_id=previous[0], previous_owner_id=previous[1])
+
+
+def leads_earlier(*, lead: Lead, facts: LeadFacts | None = None) -> list[Lead]:
+    """The earlier leads of `lead_repeat` as rows (with their owners), newest first, for the repeat-lead notice.
+
+    With `facts` (routing's, computed once at intake) their `repeat` is used as it is, so the notice lists exactly
+    the leads routing saw; without, they are looked up here."""
+    repeat = facts.repeat if facts is not None else lead_repeat(lead=lead)
+    if repeat is None or not repeat.earlier_lead_ids:
+        return []
+    by_id = Lead.objects.select_related("owner").in_bulk(repeat.earlier_lead_ids)
+    return [by_id[lead_id] for lead_id in repeat.earlier_lead_ids if lead_id in by_id]
+
+
+def lead_language(lead: Lead) -> str:
+    """The language we write to the lead in: theirs when we have templates for it ("pl", "en"), else English."""
+    language = (lead.language or "").strip().lower()
+    return language if language in LEAD_LANGUAGES else "en"
+
+
+# ---------------------------------------------------------------------------------------------- the API's shape
+
+
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 

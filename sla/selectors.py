@@ -16,13 +16,13 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from core import business_time
-from core.engine import evaluate
+from core.engine import LeadFacts, evaluate
 from routing.models import Lead
 from routing.ruleset import compile_conditions, lead_facts
+from routing.selectors import lead_language
 from sla.models import BusinessCalendar, EscalationStep, PolicyCondition, SlaPolicy
 
 AFTER_HOURS_TEMPLATE = "after_hours"
-LEAD_LANGUAGES = ("pl", "en")  # languages we write to leads in; anything else gets English
 DUE_SOON = timedelta(minutes=15)
 
 logger = logging.getLogger(__name__)
@@ -93,13 +93,16 @@ def calendar_for(policy: SlaPolicy) -> business_time.Calendar:
     return calendar_build(policy.calendar)
 
 
-def policy_for(*, lead: Lead, policies: list[SlaPolicy] | None = None) -> tuple[SlaPolicy | None, list[str]]:
+def policy_for(
+    *, lead: Lead, policies: list[SlaPolicy] | None = None, facts: LeadFacts | None = None
+) -> tuple[SlaPolicy | None, list[str]]:
     """The first active policy whose conditions hold for the lead (saved or not), and why.
 
-    Conditions are the routing engine's (`core.engine.evaluate`), so a policy reads exactly like a rule.
+    Conditions are the routing engine's (`core.engine.evaluate`), so a policy reads exactly like a rule. `facts`:
+    the lead's facts as routing computed them; without, they are built (`routing.ruleset.lead_facts`) when a
+    policy tests something.
     """
     lines: list[str] = []
-    facts = None
     for policy in policies if policies is not None else policies_active():
         conditions = compile_conditions(policy.conditions.all())
         if conditions and facts is None:
@@ -111,11 +114,6 @@ def policy_for(*, lead: Lead, policies: list[SlaPolicy] | None = None) -> tuple[
         lines.append(_("SLA policy “%(policy)s” does not apply: %(why)s") % {"policy": policy.name, "why": "; ".join(checked)})
     lines.append(_("no SLA policy applies"))
     return None, lines
-
-
-def _lead_language(lead: Lead) -> str:
-    language = (lead.language or "").lower()
-    return language if language in LEAD_LANGUAGES else "en"
 
 
 def opening_label(*, opens_at: datetime, now: datetime, language: str) -> str:
@@ -131,15 +129,18 @@ def opening_label(*, opens_at: datetime, now: datetime, language: str) -> str:
     return label.lower() if language == "pl" else label
 
 
-def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | None = None) -> SlaTerms | None:
+def lead_sla_terms(
+    *, lead: Lead, now: datetime, policies: list[SlaPolicy] | None = None, facts: LeadFacts | None = None
+) -> SlaTerms | None:
     """The clock a lead gets as of `now` (works on unsaved leads: the preview). None: no clock and nothing to say.
 
     Disqualified leads get nothing. The clock counts business minutes from `submitted_at` (when the person
     pressed "send"); a lead that comes in while the office is closed is told when the expert will call.
+    `facts`: the lead's facts as routing computed them (see `policy_for`).
     """
     if lead.status == Lead.Status.DISQUALIFIED:
         return None
-    policy, lines = policy_for(lead=lead, policies=policies)
+    policy, lines = policy_for(lead=lead, policies=policies, facts=facts)
     if policy is None:
         return None
     start = lead.submitted_at or now
@@ -162,7 +163,7 @@ def lead_sla_terms(*, lead: Lead, now: datetime, policies: list[SlaPolicy] | Non
 
     context: dict = {"policy": policy.name, "due_at": due_at, "after_hours": after_hours}
     if after_hours:
-        context.update(opens_at=opens_at, opens_label=opening_label(opens_at=opens_at, now=now, language=_lead_language(lead)))
+        context.update(opens_at=opens_at, opens_label=opening_label(opens_at=opens_at, now=now, language=lead_language(lead)))
     autoresponse = None
     if policy.autoresponse_template:
         autoresponse = Autoresponse(template=policy.autoresponse_template, context=context, event_key=f"sla.{policy.autoresponse_template}")

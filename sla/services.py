@@ -19,8 +19,9 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
 from core import business_time
+from core.engine import LeadFacts
 from reps.models import Rep
-from reps.selectors import on_duty_rep, rep_is_available
+from reps.selectors import on_duty_rep, rep_is_available, team_leads
 from reps.services import pool_pick_rep
 from routing.models import Lead, LeadEvent
 from sla.models import BusinessCalendar, EscalationStep, SlaPolicy, StepFiring
@@ -50,14 +51,15 @@ class EscalationNotice:
 
 
 @transaction.atomic
-def lead_sla_start(*, lead: Lead, now: datetime) -> Autoresponse | None:
+def lead_sla_start(*, lead: Lead, now: datetime, facts: LeadFacts | None = None) -> Autoresponse | None:
     """Start a routed lead's clock: priority, policy, deadline, first step. Returns the autoresponse the lead is
-    owed (an after-hours lead is told when we call), for the caller to send, or None.
+    owed (an after-hours lead is told when we call), for the caller to send, or None. `facts`: the lead's facts as
+    routing computed them (intake passes them, so policies are matched without looking anything up again).
 
     Safe to call again (re-routing): the fields are recomputed; the autoresponse's event key is per lead and
     template, so sending it again is a no-op.
     """
-    terms = lead_sla_terms(lead=lead, now=now)
+    terms = lead_sla_terms(lead=lead, now=now, facts=facts)
     if terms is None:
         lead.priority = lead.sla_policy = lead.sla_due_at = lead.sla_next_step_at = None
     else:
@@ -210,7 +212,7 @@ def _step_carry_out(
     if step.kind == Kind.REASSIGN:
         return _lead_reassign(lead=lead, step=step, now=now, cal=cal, data=data, notices=notices)
     if step.kind == Kind.ALERT_TEAM_LEAD:
-        leaders = list(Rep.objects.filter(is_team_lead=True, is_active=True).order_by("name"))
+        leaders = team_leads()
         for leader in leaders:
             detail = _("Team lead %(rep)s alerted: no first response %(minutes)d business minutes after submission") % {"rep": leader.name, **minutes}
             event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=leader, detail=detail, data=data)

@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
 
+from flows.services.leads import rule_actions_carry_out
 from notifications.models import Channel, OutboxMessage
-from notifications.services import escalation_notify, lead_autorespond, rule_actions_carry_out
+from notifications.services import escalation_notify, lead_autorespond
 from routing.models import Activity, Lead, LeadEvent, Rule, Task
 from tests.factories import LeadFactory
 from tests.http_receiver import receiver  # noqa: F401  (fixture)
@@ -565,7 +566,7 @@ def test_a_broken_action_is_logged_on_the_lead_and_the_next_action_still_runs(ca
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("notifications.services.Tag.objects.get_or_create", broken)
+    monkeypatch.setattr("routing.services.actions.Tag.objects.get_or_create", broken)
     lead = carry_out(8, owner=jan, language="de")
 
     assert lead.tags.count() == 0

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule
 
+from flows.services.leads import rule_actions_carry_out
 from notifications.delivery import DeliveryError, redact, sms_request
 from notifications.models import Channel, OutboxMessage
-from notifications.services import message_enqueue, outbox_resend, rule_actions_carry_out
+from notifications.services import message_enqueue, outbox_resend
 from notifications.tasks import backoff, outbox_retry_due, outbox_send
 from routing.models import LeadEvent, Rule
 from tests.factories import LeadFactory

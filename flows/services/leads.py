@@ -1,19 +1,28 @@
-"""Flows of one lead across the apps: taking it in (route -> SLA clock -> actions -> notifications) and logging
-an activity on it (the first response stops the clock). Read this first to follow a lead from the API to its owner."""
+"""Flows of one lead across the apps: taking it in (route -> SLA clock -> rule actions -> notifications) and logging
+an activity on it (the first response stops the clock). Read this first to follow a lead from the API to its owner.
+
+Routing looks the lead's facts up once (account, repeat lead, territory, domain lists: `routing.ruleset.lead_facts`);
+the SLA start and the notifications receive them instead of asking the database again.
+"""
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core import business_time
+from core.engine import LeadFacts
 from core.logcontext import lead_log_bind, lead_log_scope
-from notifications.services import lead_autorespond, rule_actions_carry_out
+from notifications.services import lead_autorespond, rule_messages_send
 from reps.models import Rep
-from routing.models import Activity, IntakeSource, Lead, LeadEvent
+from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
+from routing.ruleset import lead_facts
+from routing.services.actions import rule_actions_apply
 from routing.services.assignment import lead_route
 from routing.services.intake import lead_normalise
-from sla.selectors import Autoresponse
+from sla.selectors import Autoresponse, calendar_for
 from sla.services import lead_sla_start, lead_sla_stop
 
 logger = logging.getLogger(__name__)
@@ -28,10 +37,24 @@ def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
         logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
 
 
+def _lead_calendar(lead: Lead) -> business_time.Calendar | None:
+    """The business calendar of the lead's SLA policy (a task due in business minutes runs on it)."""
+    return calendar_for(lead.sla_policy) if lead.sla_policy_id else None
+
+
+@transaction.atomic
+def rule_actions_carry_out(*, lead: Lead, rule: Rule | None, event: LeadEvent | None, facts: LeadFacts | None = None) -> None:
+    """The matched rule's actions, in two steps: first what changes the lead (routing: task, note, tag, close), then
+    what sends (notifications: notify, e-mail the lead, webhook), so a message already sees the lead's task and tags.
+    Each action in its own savepoint; calling this twice for the same event adds nothing."""
+    rule_actions_apply(lead=lead, rule=rule, event=event, calendar=partial(_lead_calendar, lead))
+    rule_messages_send(lead=lead, rule=rule, event=event, facts=facts)
+
+
 class ActivityRefused(ValueError):
     """An activity that cannot be logged; `field` names what is wrong."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
@@ -50,7 +73,7 @@ def _lead_by_retry_key(*, source: IntakeSource, idempotency_key: str | None, ext
 @lead_log_scope  # outside the transaction: its after-commit work logs with the lead's id too
 @transaction.atomic
 def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | None = None, now: datetime | None = None) -> tuple[Lead, bool]:
-    """Take in one lead: store it, route it, start its SLA clock and queue the rule's actions.
+    """Take in one lead: store it, route it, start its SLA clock, carry out the rule's actions and queue its messages.
 
     Returns (lead, created). A retry (same Idempotency-Key or external_id from the same source) returns the
     earlier lead and changes nothing. Two concurrent retries are settled by the unique constraints, not by
@@ -73,12 +96,13 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
 
     lead_log_bind(lead.pk)
     LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
+    facts = lead_facts(lead)  # looked up once: the router's own call below finds them kept on the lead
     event = lead_route(lead=lead, now=now)
-    reply = lead_sla_start(lead=lead, now=now)
+    reply = lead_sla_start(lead=lead, now=now, facts=facts)
     if reply is not None:
         _autorespond(lead=lead, reply=reply)
     if lead.rule_id is not None:
-        rule_actions_carry_out(lead=lead, rule=lead.rule, event=event)
+        rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
     return lead, True
 
 
