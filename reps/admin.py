@@ -207,7 +207,8 @@ class KeyedNameForm(forms.ModelForm):
     """Regions and cities: the routing matches on fold(name), filled here."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("name"):
             key = fold(cleaned["name"])
             if len(key) > TerritoryRegion._meta.get_field("key").max_length:
@@ -238,7 +239,7 @@ class PostalCodeField(forms.CharField):
             return format_postal_code(value)
         return value
 
-    def to_python(self, value: Any) -> int | None:
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]  # a number, not the text
         value = super().to_python(value)
         if value in self.empty_values:
             return None
@@ -257,7 +258,8 @@ class PostalRangeForm(forms.ModelForm):
         fields = ["start", "end"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start is not None and end is None:
             cleaned["end"] = end = start
@@ -306,7 +308,8 @@ class TerritoryForm(forms.ModelForm):
         fields = ["name", "owner_rep", "owner_pool"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if bool(cleaned.get("owner_rep")) == bool(cleaned.get("owner_pool")):
             raise ValidationError(_("Choose one owner: a rep or a pool."))
         return cleaned

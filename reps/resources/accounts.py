@@ -7,6 +7,7 @@ another account is a problem of the row).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -81,7 +82,7 @@ class AccountResource(PlannedResource[Account]):
         current = self.accounts.get(name)
         plan.changed = current is None or self.current_cells(current) != plan.cells
 
-    def plan_file(self, plans: list[PlannedRow]) -> None:
+    def plan_file(self, plans: Sequence[PlannedRow]) -> None:
         first_line = first_lines(plans, column="name", message=_("The account “%(name)s” is already on line %(line)d."))
         # A domain leads to one account: the file's accounts get exactly their listed domains, the others keep theirs.
         holder: dict[str, tuple[str, int | None]] = {}
@@ -107,12 +108,12 @@ class AccountResource(PlannedResource[Account]):
         account.name = plan.key
         account.manager = plan.values["manager"]
 
-    def write(self, created: list[tuple[Account, PlannedRow]], updated: list[tuple[Account, PlannedRow]]) -> None:
+    def write(self, created: Sequence[tuple[Account, PlannedRow]], updated: Sequence[tuple[Account, PlannedRow]]) -> None:
         Account.objects.bulk_create([a for a, _plan in created], batch_size=BATCH)
         Account.objects.bulk_update([a for a, _plan in updated], ["manager"], batch_size=BATCH)
         # Delete first: a domain may move from one account of the file to another.
         for ids in chunks([a.id for a, _plan in updated]):
             AccountDomain.objects.filter(account_id__in=ids).delete()
         AccountDomain.objects.bulk_create(
-            [AccountDomain(account=a, domain=d) for a, plan in created + updated for d in plan.values["domains"]], batch_size=BATCH
+            [AccountDomain(account=a, domain=d) for a, plan in [*created, *updated] for d in plan.values["domains"]], batch_size=BATCH
         )

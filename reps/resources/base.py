@@ -229,13 +229,13 @@ class PlannedResource(resources.ModelResource, Generic[M]):
     def plan_row(self, plan: PlannedRow, raw: dict[str, str]) -> None:
         raise NotImplementedError
 
-    def plan_file(self, plans: list[PlannedRow]) -> None:
+    def plan_file(self, plans: Sequence[PlannedRow]) -> None:
         """Rules across rows: duplicates, overlaps."""
 
     def apply(self, instance: M, plan: PlannedRow) -> None:
         raise NotImplementedError
 
-    def write(self, created: list[tuple[M, PlannedRow]], updated: list[tuple[M, PlannedRow]]) -> None:
+    def write(self, created: Sequence[tuple[M, PlannedRow]], updated: Sequence[tuple[M, PlannedRow]]) -> None:
         raise NotImplementedError
 
     def current_cells(self, instance: M) -> dict[str, str]:
@@ -255,7 +255,7 @@ def length_check(plan: PlannedRow, column: str, value: str, limit: int) -> None:
         plan.error(column, _("At most %(limit)d characters (this has %(length)d).") % {"limit": limit, "length": len(value)})
 
 
-def first_lines(plans: list[PlannedRow], *, column: str, message: str) -> dict[Any, int]:
+def first_lines(plans: Sequence[PlannedRow], *, column: str, message: str) -> dict[Any, int]:
     """{key: the line it first appears on}; a later row with the same key gets `message` % {name, line}."""
     first_line: dict[Any, int] = {}
     for plan in plans:

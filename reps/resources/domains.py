@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import tablib
@@ -22,6 +23,7 @@ class DomainResource(PlannedResource[DomainListEntry]):
     required_columns = columns
     kind_label = "domains"
 
+    # The column is called "list", so inside this class `list` is the column: the hints below use Sequence.
     list = column("list")
     domain = column("domain")
 
@@ -69,7 +71,7 @@ class DomainResource(PlannedResource[DomainListEntry]):
         plan.cells = {"list": domain_list.name if domain_list else list_name, "domain": domain}
         plan.changed = plan.key not in self.entries
 
-    def plan_file(self, plans: list[PlannedRow]) -> None:
+    def plan_file(self, plans: Sequence[PlannedRow]) -> None:
         first_line: dict[tuple[str, str], int] = {}
         for plan in plans:
             if plan.errors:
@@ -90,7 +92,7 @@ class DomainResource(PlannedResource[DomainListEntry]):
         entry.domain_list = plan.values["list"]
         entry.domain = plan.values["domain"]
 
-    def write(self, created: list[tuple[DomainListEntry, PlannedRow]], updated: list[tuple[DomainListEntry, PlannedRow]]) -> None:
+    def write(self, created: Sequence[tuple[DomainListEntry, PlannedRow]], updated: Sequence[tuple[DomainListEntry, PlannedRow]]) -> None:
         DomainList.objects.bulk_create(list(self.new_lists.values()))
         for entry, _plan in created:
             entry.domain_list = entry.domain_list  # picks up the new list's primary key

@@ -8,7 +8,7 @@ file leaves out keeps its current value.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -83,7 +83,8 @@ class RepResource(PlannedResource[Rep]):
 
     @staticmethod
     def _pools_cell(pools: Iterable[Pool]) -> str:
-        return list_cell_join(sorted((p.name for p in pools), key=str.casefold))
+        names = sorted((p.name for p in pools), key=str.casefold)
+        return list_cell_join(names)
 
     def current_cells(self, rep: Rep) -> dict[str, str]:
         return {
@@ -169,7 +170,7 @@ class RepResource(PlannedResource[Rep]):
         current = self.existing_instance({"username": username})
         plan.changed = current is None or self.current_cells(current) != plan.cells
 
-    def plan_file(self, plans: list[PlannedRow]) -> None:
+    def plan_file(self, plans: Sequence[PlannedRow]) -> None:
         first_line = first_lines(plans, column="username", message=_("The username “%(name)s” is already on line %(line)d."))
         # E-mail addresses must stay unique among reps: those in the file and those it does not mention.
         in_file = set(first_line)
@@ -198,7 +199,7 @@ class RepResource(PlannedResource[Rep]):
         rep.name, rep.email, rep.phone = v["name"], v["email"], v["phone"]
         rep.weight, rep.daily_cap, rep.languages = v["weight"], v["daily_cap"], v["languages"]
 
-    def write(self, created: list[tuple[Rep, PlannedRow]], updated: list[tuple[Rep, PlannedRow]]) -> None:
+    def write(self, created: Sequence[tuple[Rep, PlannedRow]], updated: Sequence[tuple[Rep, PlannedRow]]) -> None:
         User = get_user_model()
         new_users = []
         for rep, plan in created:
@@ -229,7 +230,7 @@ class RepResource(PlannedResource[Rep]):
         Pool.objects.bulk_create(list(self.new_pools.values()))
         drop: list[tuple[int, int]] = []
         add: list[PoolMembership] = []
-        for rep, plan in created + updated:
+        for rep, plan in [*created, *updated]:
             wanted = [p.id for p in plan.values["pools"]]
             current = self.pools_of.get(rep.id, [])
             drop.extend((rep.id, pool_id) for pool_id in current if pool_id not in wanted)

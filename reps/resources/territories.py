@@ -7,6 +7,7 @@ A row replaces the territory's regions, cities and postal ranges. Postal ranges 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -108,7 +109,7 @@ class TerritoryResource(PlannedResource[Territory]):
         current = self.territories.get(name)
         plan.changed = current is None or self.current_cells(current) != plan.cells
 
-    def plan_file(self, plans: list[PlannedRow]) -> None:
+    def plan_file(self, plans: Sequence[PlannedRow]) -> None:
         in_file = first_lines(plans, column="name", message=_("The territory “%(name)s” is already on line %(line)d."))
 
         # Postal ranges as they will be after the import: the file's, plus those of territories the file does
@@ -129,8 +130,8 @@ class TerritoryResource(PlannedResource[Territory]):
                 bad, other = (a, b) if a.ref.line > b.ref.line else (b, a)
             else:
                 bad, other = (a, b) if isinstance(a.ref, PlannedRow) else (b, a)
+            assert isinstance(bad.ref, PlannedRow)
             plan = bad.ref
-            assert isinstance(plan, PlannedRow)
             if isinstance(other.ref, PlannedRow):
                 where = _("territory “%(name)s” on line %(line)d") % {"name": other.ref.key, "line": other.ref.line}
                 owner_label = other.ref.cells["owner"]
@@ -167,15 +168,17 @@ class TerritoryResource(PlannedResource[Territory]):
         territory.owner_rep = plan.values["rep"]
         territory.owner_pool = plan.values["pool"]
 
-    def write(self, created: list[tuple[Territory, PlannedRow]], updated: list[tuple[Territory, PlannedRow]]) -> None:
+    def write(self, created: Sequence[tuple[Territory, PlannedRow]], updated: Sequence[tuple[Territory, PlannedRow]]) -> None:
         Territory.objects.bulk_create([t for t, _plan in created], batch_size=BATCH)
         Territory.objects.bulk_update([t for t, _plan in updated], ["owner_rep", "owner_pool"], batch_size=BATCH)
         for ids in chunks([t.id for t, _plan in updated]):
             TerritoryRegion.objects.filter(territory_id__in=ids).delete()
             TerritoryCity.objects.filter(territory_id__in=ids).delete()
             PostalRange.objects.filter(territory_id__in=ids).delete()
-        regions, cities, ranges = [], [], []
-        for territory, plan in created + updated:
+        regions: list[TerritoryRegion] = []
+        cities: list[TerritoryCity] = []
+        ranges: list[PostalRange] = []
+        for territory, plan in [*created, *updated]:
             regions.extend(TerritoryRegion(territory=territory, name=n, key=k) for n, k in plan.values["regions"])
             cities.extend(TerritoryCity(territory=territory, name=n, key=k) for n, k in plan.values["cities"])
             ranges.extend(PostalRange(territory=territory, start=s, end=e) for s, e in plan.values["ranges"])
