@@ -1,22 +1,31 @@
 """Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists.
 
 Territories, reps, accounts and domain lists have CSV import (upload -> preview with the diff -> confirm) and
-export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources.py). The on-duty rota
+export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources/). The on-duty rota
 is registered by the SLA app's admin.
+
+Writes beyond a plain form save go through reps/services.py: the status edited on the reps list
+(`rep_status_set`) and the routing-fallback flag of a pool (`pool_fallback_set`). A postal range is checked
+against other owners' territories by `reps.selectors.postal_range_conflicts` (the rule: reps/postal_ranges.py).
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
+from import_export.results import Result
 
 from core.text import fold, format_postal_code, postal_code_number
-from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise, postal_range_format
+from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise
 from reps.models import (
     Absence,
     Account,
@@ -32,7 +41,10 @@ from reps.models import (
     TerritoryCity,
     TerritoryRegion,
 )
+from reps.postal_ranges import postal_range_format
 from reps.resources import AccountResource, DomainResource, RepResource, TerritoryResource, import_result_lines
+from reps.selectors import postal_range_conflicts
+from reps.services import pool_fallback_set, rep_status_set
 
 # ---------------------------------------------------------------------------------------------- CSV import/export
 
@@ -44,19 +56,19 @@ class CsvImportExportAdmin(ImportExportModelAdmin):
     import_template_name = "admin/reps/csv_import.html"
     skip_admin_log = True  # one log entry per row of a 30 000-row file is noise, not an audit trail
 
-    def has_import_permission(self, request):
+    def has_import_permission(self, request: HttpRequest) -> bool:
         return self.has_add_permission(request) and self.has_change_permission(request)
 
-    def has_export_permission(self, request):
+    def has_export_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 
-    def add_data_read_fail_error_to_form(self, form, e):
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
         if isinstance(e, CsvFileError):
             form.add_error("import_file", str(e))
         else:
             super().add_data_read_fail_error_to_form(form, e)
 
-    def process_result(self, result, request):
+    def process_result(self, result: Result, request: HttpRequest) -> HttpResponse:
         # The confirm step imports again; if the data changed meanwhile and a row now fails, nothing was saved.
         if result.has_errors() or result.has_validation_errors():
             for line in import_result_lines(result)[:50]:
@@ -84,6 +96,14 @@ class PoolMembershipOfRepInline(admin.TabularInline):
     verbose_name_plural = _("pools")
 
 
+class RepStatusListForm(forms.ModelForm):
+    """The status column edited on the reps list: saved through `rep_status_set`, nothing else of the rep."""
+
+    class Meta:
+        model = Rep
+        fields = ["status"]
+
+
 @admin.register(Rep)
 class RepAdmin(CsvImportExportAdmin):
     resource_classes = [RepResource]
@@ -98,11 +118,21 @@ class RepAdmin(CsvImportExportAdmin):
         (_("Routing"), {"fields": ["status", "is_active", "weight", "daily_cap", "is_team_lead", "notify_via"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rep]:
         return super().get_queryset(request).prefetch_related("memberships__pool")
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
+        kwargs.setdefault("form", RepStatusListForm)
+        return super().get_changelist_form(request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Rep, form: forms.ModelForm, change: bool) -> None:
+        if isinstance(form, RepStatusListForm):
+            rep_status_set(rep=obj, status=form.cleaned_data["status"])
+            return
+        super().save_model(request, obj, form, change)
+
     @admin.display(description=_("pools"))
-    def pool_list(self, rep):
+    def pool_list(self, rep: Rep) -> str:
         return ", ".join(m.pool.name for m in rep.memberships.all())
 
 
@@ -127,27 +157,47 @@ class PoolMembershipInline(SortableTabularInline):
     autocomplete_fields = ["rep"]
 
 
+class PoolForm(forms.ModelForm):
+    """The routing-fallback tick box is a plain form field: ticking it on a second pool moves the flag there
+    (`pool_fallback_set`) instead of failing the model's one-fallback-pool check, as a model field would."""
+
+    is_fallback = forms.BooleanField(
+        required=False, label=Pool._meta.get_field("is_fallback").verbose_name, help_text=Pool._meta.get_field("is_fallback").help_text
+    )
+
+    class Meta:
+        model = Pool
+        fields = ["name", "fallback_rep"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("is_fallback", self.instance.is_fallback)
+
+
 @admin.register(Pool)
 class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
+    form = PoolForm
     list_display = ["name", "member_count", "fallback_rep", "is_fallback"]
     list_filter = ["is_fallback"]
     search_fields = ["name", "memberships__rep__name"]
     autocomplete_fields = ["fallback_rep"]
     fields = ["name", "fallback_rep", "is_fallback"]
+    exclude = ["is_fallback"]  # not as the model's field: PoolForm's own tick box of that name (see PoolForm)
     inlines = [PoolMembershipInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Pool]:
         return super().get_queryset(request).annotate(member_count=Count("memberships", distinct=True))
 
     @admin.display(description=_("members"), ordering="member_count")
-    def member_count(self, pool):
+    def member_count(self, pool: Pool) -> int:
         return pool.member_count
 
-    def save_model(self, request, obj, form, change):
-        if obj.is_fallback:
-            # Only one pool can be the fallback: taking the flag moves it here.
-            Pool.objects.exclude(pk=obj.pk).filter(is_fallback=True).update(is_fallback=False)
+    def save_model(self, request: HttpRequest, obj: Pool, form: forms.ModelForm, change: bool) -> None:
+        # Only one pool can be the fallback: the service moves the flag here, under a lock, once the pool is saved.
+        obj.is_fallback = False
         super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("is_fallback"):
+            pool_fallback_set(pool=obj)
 
 
 # ---------------------------------------------------------------------------------------------- territories
@@ -156,8 +206,9 @@ class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
 class KeyedNameForm(forms.ModelForm):
     """Regions and cities: the routing matches on fold(name), filled here."""
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("name"):
             key = fold(cleaned["name"])
             if len(key) > TerritoryRegion._meta.get_field("key").max_length:
@@ -183,12 +234,12 @@ class TerritoryCityInline(admin.TabularInline):
 class PostalCodeField(forms.CharField):
     """A Polish postal code typed as 40-000 (or 40000), stored as the number 40000."""
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         if isinstance(value, int):
             return format_postal_code(value)
         return value
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]  # a number, not the text
         value = super().to_python(value)
         if value in self.empty_values:
             return None
@@ -206,8 +257,9 @@ class PostalRangeForm(forms.ModelForm):
         model = PostalRange
         fields = ["start", "end"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start is not None and end is None:
             cleaned["end"] = end = start
@@ -218,21 +270,19 @@ class PostalRangeForm(forms.ModelForm):
 
 
 class PostalRangeFormSet(forms.BaseInlineFormSet):
-    def clean(self):
+    def clean(self) -> None:
         """A postal code must lead to one owner: no overlap with another owner's territory."""
         super().clean()
-        territory = self.instance
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE") or form.cleaned_data.get("start") is None:
-                continue
-            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-            clashes = (
-                PostalRange.objects.filter(start__lte=end, end__gte=start)
-                .exclude(territory_id=territory.pk)
-                .exclude(Q(territory__owner_rep_id=territory.owner_rep_id) & Q(territory__owner_pool_id=territory.owner_pool_id))
-                .select_related("territory")[:3]
-            )
-            for clash in clashes:
+        kept = [
+            form
+            for form in self.forms
+            if hasattr(form, "cleaned_data") and not form.errors and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("start") is not None
+        ]
+        ranges = [(form.cleaned_data["start"], form.cleaned_data["end"]) for form in kept]
+        conflicts = postal_range_conflicts(territory=self.instance, ranges=ranges)
+        for i, form in enumerate(kept):
+            start, end = ranges[i]
+            for clash in conflicts.get(i, []):
                 form.add_error(
                     None,
                     _("%(range)s overlaps %(other)s of the territory “%(territory)s”, which has another owner (%(owner)s).")
@@ -257,8 +307,9 @@ class TerritoryForm(forms.ModelForm):
         model = Territory
         fields = ["name", "owner_rep", "owner_pool"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if bool(cleaned.get("owner_rep")) == bool(cleaned.get("owner_pool")):
             raise ValidationError(_("Choose one owner: a rep or a pool."))
         return cleaned
@@ -274,19 +325,19 @@ class TerritoryAdmin(CsvImportExportAdmin):
     autocomplete_fields = ["owner_rep", "owner_pool"]
     inlines = [TerritoryRegionInline, TerritoryCityInline, PostalRangeInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Territory]:
         return super().get_queryset(request).select_related("owner_rep", "owner_pool").prefetch_related("regions", "postal_ranges")
 
     @admin.display(description=_("owner"))
-    def owner_label(self, territory):
+    def owner_label(self, territory: Territory) -> str:
         return territory.owner_label
 
     @admin.display(description=_("regions"))
-    def region_list(self, territory):
+    def region_list(self, territory: Territory) -> str:
         return ", ".join(r.name for r in territory.regions.all())
 
     @admin.display(description=_("postal codes"))
-    def postal_code_list(self, territory):
+    def postal_code_list(self, territory: Territory) -> str:
         return ", ".join(str(p) for p in sorted(territory.postal_ranges.all(), key=lambda p: p.start))
 
 
@@ -296,7 +347,7 @@ class TerritoryAdmin(CsvImportExportAdmin):
 class DomainForm(forms.ModelForm):
     """Domains as the routing compares them: lower-case, no "@"."""
 
-    def clean_domain(self):
+    def clean_domain(self) -> str:
         domain = domain_normalise(self.cleaned_data["domain"])
         if not domain_is_valid(domain):
             raise ValidationError(_("Write a domain such as firma.pl."))
@@ -318,11 +369,11 @@ class AccountAdmin(CsvImportExportAdmin):
     autocomplete_fields = ["manager"]
     inlines = [AccountDomainInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
         return super().get_queryset(request).select_related("manager").prefetch_related("domains")
 
     @admin.display(description=_("domains"))
-    def domain_list(self, account):
+    def domain_list(self, account: Account) -> str:
         return ", ".join(d.domain for d in account.domains.all())
 
 
@@ -345,11 +396,11 @@ class DomainListAdmin(CsvImportExportAdmin):
     search_fields = ["name", "entries__domain"]
     inlines = [DomainListEntryInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DomainList]:
         return super().get_queryset(request).annotate(entry_count=Count("entries", distinct=True))
 
     @admin.display(description=_("domains"), ordering="entry_count")
-    def entry_count(self, domain_list):
+    def entry_count(self, domain_list: DomainList) -> int:
         return domain_list.entry_count
 
 
@@ -361,8 +412,8 @@ class RepDayLoadAdmin(admin.ModelAdmin):
     list_filter = ["rep", "day"]
     date_hierarchy = "day"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: RepDayLoad | None = None) -> bool:
         return False

@@ -4,6 +4,9 @@ Reading: UTF-8 with or without BOM, else Windows-1250 (Excel's "CSV" on a Polish
 between cells, whichever the header line uses. Writing: UTF-8 with a BOM (so Excel shows "ś" as "ś"), `,`
 between cells, list cells joined with `;` (../shared/spec/api.md).
 
+Postal ranges (parsing, formatting, the overlap rule) live in reps/postal_ranges.py; the names are re-exported
+here because the routing-document import (flows) and older code import them from this module.
+
 Line numbers are the ones a spreadsheet shows: the header is line 1, the first data row line 2. Blank rows are
 kept in the dataset (and skipped by the resources) so that row N of the dataset is always line N + 1.
 """
@@ -11,21 +14,42 @@ kept in the dataset (and skipped by the resources) so that row N of the dataset 
 from __future__ import annotations
 
 import csv
-import heapq
 import io
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import tablib
 from django.utils.translation import gettext as _
 from import_export.formats.base_formats import CSV
 
-from core.text import format_postal_code, postal_code_number
+from reps.postal_ranges import OwnedRange, postal_range_format, postal_range_parse, range_conflicts
+
+__all__ = [  # the postal-range names are re-exported from reps.postal_ranges (their one home)
+    "LIST_SEPARATOR",
+    "CsvFileError",
+    "CsvTable",
+    "OwnedRange",
+    "SpreadsheetCsv",
+    "csv_dataset_read",
+    "csv_dataset_write",
+    "csv_delimiter_sniff",
+    "csv_table_read",
+    "csv_text_decode",
+    "domain_is_valid",
+    "domain_normalise",
+    "list_cell_join",
+    "list_cell_split",
+    "postal_range_format",
+    "postal_range_parse",
+    "postal_ranges_format",
+    "postal_ranges_parse",
+    "range_conflicts",
+]
 
 LIST_SEPARATOR = ";"
 _DELIMITERS = (";", ",", "\t")
-_RANGE = re.compile(r"^\s*(\d{2}\s*-?\s*\d{3})\s*(?:[-–—]\s*(\d{2}\s*-?\s*\d{3}))?\s*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[\w-]{1,63}(?<!-)(\.(?!-)[\w-]{1,63}(?<!-))+$")
 
 
@@ -125,24 +149,24 @@ def csv_dataset_write(dataset: tablib.Dataset) -> bytes:
 class SpreadsheetCsv(CSV):
     """The admin's CSV format: the same reading and writing as the import_csv / export_csv commands."""
 
-    def get_title(self):
+    def get_title(self) -> str:
         return "csv"
 
-    def is_binary(self):
+    def is_binary(self) -> bool:
         return True  # we get bytes and detect the encoding ourselves
 
-    def get_read_mode(self):
+    def get_read_mode(self) -> str:
         return "rb"
 
-    def get_extension(self):
+    def get_extension(self) -> str:
         return "csv"
 
-    def create_dataset(self, in_stream, **kwargs):
+    def create_dataset(self, in_stream: bytes | str, **kwargs: Any) -> tablib.Dataset:
         if isinstance(in_stream, str):
             in_stream = in_stream.encode("utf-8")
         return csv_dataset_read(in_stream)
 
-    def export_data(self, dataset, **kwargs):
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> bytes:
         return csv_dataset_write(dataset)
 
 
@@ -163,18 +187,6 @@ def list_cell_join(values: Iterable[object]) -> str:
     return LIST_SEPARATOR.join(str(v) for v in values)
 
 
-def postal_range_parse(text: str) -> tuple[int, int]:
-    """ "40-000-44-999" -> (40000, 44999); "47-100" -> (47100, 47100). ValueError with a manager's message."""
-    m = _RANGE.match(text)
-    if not m:
-        raise ValueError(_("“%(value)s” is not a postal code or a range of them (write 47-100 or 40-000-44-999).") % {"value": text})
-    start = postal_code_number(m.group(1))
-    end = postal_code_number(m.group(2)) if m.group(2) else start
-    if end < start:
-        raise ValueError(_("The range “%(value)s” ends before it starts.") % {"value": text})
-    return start, end
-
-
 def postal_ranges_parse(cell: object) -> tuple[list[tuple[int, int]], list[str]]:
     """A `;`-separated cell of codes and ranges: (sorted unique ranges, error messages)."""
     ranges: set[tuple[int, int]] = set()
@@ -185,12 +197,6 @@ def postal_ranges_parse(cell: object) -> tuple[list[tuple[int, int]], list[str]]
         except ValueError as e:
             errors.append(str(e))
     return sorted(ranges), errors
-
-
-def postal_range_format(start: int, end: int) -> str:
-    if start == end:
-        return format_postal_code(start)
-    return f"{format_postal_code(start)}-{format_postal_code(end)}"
 
 
 def postal_ranges_format(ranges: Iterable[tuple[int, int]]) -> str:
@@ -204,43 +210,3 @@ def domain_normalise(text: object) -> str:
 
 def domain_is_valid(domain: str) -> bool:
     return bool(_DOMAIN.match(domain)) and not domain.replace(".", "").isdigit()
-
-
-# ---------------------------------------------------------------------------------------------- overlaps
-
-
-@dataclass(frozen=True)
-class OwnedRange:
-    start: int
-    end: int
-    owner: Hashable  # ("rep", id) / ("pool", id), or e-mail / pool name
-    ref: Hashable  # who to blame: a row number, a territory name...
-
-
-def range_conflicts(ranges: Iterable[OwnedRange], *, limit_per_range: int = 3) -> list[tuple[OwnedRange, OwnedRange]]:
-    """Pairs of overlapping ranges with different owners, each pair once as (earlier start, later start).
-
-    A sweep over ranges sorted by start with a heap of the still-open ones: O(n log n) when the owners agree,
-    which is the normal case of a 30 000-row file.
-    """
-    ordered = sorted(ranges, key=lambda r: (r.start, r.end))
-    open_heap: list[tuple[int, int, OwnedRange]] = []
-    open_owners: dict[Hashable, int] = {}
-    conflicts: list[tuple[OwnedRange, OwnedRange]] = []
-    for i, current in enumerate(ordered):
-        while open_heap and open_heap[0][0] < current.start:
-            _end, _i, closed = heapq.heappop(open_heap)
-            open_owners[closed.owner] -= 1
-            if not open_owners[closed.owner]:
-                del open_owners[closed.owner]
-        if any(owner != current.owner for owner in open_owners):
-            found = 0
-            for _end, _i, other in sorted(open_heap, key=lambda item: item[1]):
-                if other.owner != current.owner:
-                    conflicts.append((other, current))
-                    found += 1
-                    if found >= limit_per_range:
-                        break
-        heapq.heappush(open_heap, (current.end, i, current))
-        open_owners[current.owner] = open_owners.get(current.owner, 0) + 1
-    return conflicts

@@ -1,7 +1,11 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from reps.postal_ranges import postal_range_format
 
 
 class Rep(models.Model):
@@ -150,6 +154,11 @@ class Territory(models.Model):
     def owner_label(self) -> str:
         return str(self.owner_rep or self.owner_pool or "")
 
+    @property
+    def owner_key(self) -> tuple[str, int | None]:
+        """("rep", id) or ("pool", id): who a postal code of this territory leads to (reps.postal_ranges)."""
+        return ("rep", self.owner_rep_id) if self.owner_rep_id else ("pool", self.owner_pool_id)
+
 
 class TerritoryRegion(models.Model):
     territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="regions")
@@ -191,11 +200,7 @@ class PostalRange(models.Model):
         constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="postal_range_ordered")]
 
     def __str__(self) -> str:
-        from core.text import format_postal_code
-
-        if self.start == self.end:
-            return format_postal_code(self.start)
-        return f"{format_postal_code(self.start)}-{format_postal_code(self.end)}"
+        return postal_range_format(self.start, self.end)
 
 
 class Account(models.Model):

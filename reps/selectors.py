@@ -5,14 +5,30 @@ Each function runs a fixed number of indexed queries, whatever the size of the t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import reduce
+from operator import or_
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.engine import AccountFact, TerritoryFact
 from core.text import format_postal_code
-from reps.models import Absence, AccountDomain, DomainListEntry, OnDutyOverride, OnDutyRota, PostalRange, Rep, TerritoryCity, TerritoryRegion
+from reps.models import (
+    Absence,
+    AccountDomain,
+    DomainListEntry,
+    OnDutyOverride,
+    OnDutyRota,
+    PostalRange,
+    Rep,
+    Territory,
+    TerritoryCity,
+    TerritoryRegion,
+)
+from reps.postal_ranges import OwnedRange, range_conflicts
 
 
 def _status_reason(rep: Rep) -> str | None:
@@ -126,7 +142,7 @@ def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: 
     return None
 
 
-def _territory_fact(territory, matched_by: str) -> TerritoryFact:
+def _territory_fact(territory: Territory, matched_by: str) -> TerritoryFact:
     return TerritoryFact(
         id=territory.pk,
         name=territory.name,
@@ -136,17 +152,35 @@ def _territory_fact(territory, matched_by: str) -> TerritoryFact:
     )
 
 
-def reps_by_id(*, ids: Iterable[int]) -> dict[int, Rep]:
-    ids = {i for i in ids if i is not None}
-    return {rep.pk: rep for rep in Rep.objects.filter(pk__in=ids)} if ids else {}
+def postal_range_conflicts(*, territory: Territory, ranges: Sequence[tuple[int, int]], limit_per_range: int = 3) -> dict[int, list[PostalRange]]:
+    """Which stored postal ranges of other owners' territories each of `ranges` overlaps, as {index in `ranges`: [...]}.
+
+    `ranges` are the codes `territory` is to have, under its owner as set now (it may be unsaved); its own stored
+    ranges are left out, since they are being replaced. The rule is `reps.postal_ranges.range_conflicts`; the
+    query only fetches the candidates (one query, with the clashing territories and their owners).
+    """
+    if not ranges:
+        return {}
+    stored = PostalRange.objects.filter(reduce(or_, (Q(start__lte=end, end__gte=start) for start, end in ranges)))
+    if territory.pk is not None:
+        stored = stored.exclude(territory_id=territory.pk)
+    stored_list = list(stored.select_related("territory", "territory__owner_rep", "territory__owner_pool").order_by("start", "end", "id"))
+    owned = [OwnedRange(start, end, territory.owner_key, i) for i, (start, end) in enumerate(ranges)]
+    owned += [OwnedRange(r.start, r.end, r.territory.owner_key, r) for r in stored_list]
+    clashes: defaultdict[int, list[PostalRange]] = defaultdict(list)
+    for a, b in range_conflicts(owned, limit_per_range=len(owned)):
+        mine, other = (a, b) if isinstance(a.ref, int) else (b, a)
+        if isinstance(mine.ref, int) and isinstance(other.ref, PostalRange) and len(clashes[mine.ref]) < limit_per_range:
+            clashes[mine.ref].append(other.ref)
+    return {i: sorted(found, key=lambda r: (r.start, r.end)) for i, found in clashes.items() if found}
 
 
 __all__ = [
     "account_for_domain",
     "domain_lists_for",
     "on_duty_rep",
+    "postal_range_conflicts",
     "rep_is_available",
-    "reps_by_id",
     "reps_unavailable",
     "team_leads",
     "territory_for",

@@ -171,3 +171,31 @@ def absence_add(*, rep: Rep, starts_on: date, ends_on: date, reason: str = "") -
 @transaction.atomic
 def absence_delete(*, absence: Absence) -> None:
     absence.delete()
+
+
+# ---------------------------------------------------------------------------------------------- pools: the routing fallback
+
+
+@transaction.atomic
+def pool_fallback_set(*, pool: Pool) -> Pool:
+    """Make `pool` THE routing fallback (leads no rule matches go to it); the pool that was it stops being it.
+
+    The rows of the current fallback pool and of `pool` are locked (SELECT ... FOR UPDATE, in primary-key order)
+    before the flag moves, so two switches at once are served one after the other: the later one wins and there
+    is never a second fallback pool (the `one_fallback_pool` constraint guarantees it). When there was no fallback
+    pool there is no row both can lock: the second switch meets the first's flag in the constraint and tries
+    again, now seeing it. `pool` must be saved.
+    """
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                held = Pool.objects.filter(is_fallback=True) | Pool.objects.filter(pk=pool.pk)
+                list(held.select_for_update().order_by("pk").values_list("pk", flat=True))
+                Pool.objects.filter(is_fallback=True).exclude(pk=pool.pk).update(is_fallback=False)
+                Pool.objects.filter(pk=pool.pk).update(is_fallback=True)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    pool.is_fallback = True
+    return pool

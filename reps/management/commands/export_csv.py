@@ -1,6 +1,8 @@
 """`python manage.py export_csv KIND FILE`: the columns import_csv reads (UTF-8 with BOM, `,`, lists with `;`)."""
 
 import sys
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -12,11 +14,11 @@ from reps.resources import RESOURCES
 class Command(BaseCommand):
     help = "Export territories, reps, accounts or domains to a CSV file that import_csv reads back unchanged."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("kind", choices=sorted(RESOURCES))
         parser.add_argument("file", help='Where to write; "-" for standard output.')
 
-    def handle(self, *, kind, file, **options):
+    def handle(self, *, kind: str, file: str, **options: Any) -> None:
         dataset = RESOURCES[kind]().export()
         data = csv_dataset_write(dataset)
         if file == "-":

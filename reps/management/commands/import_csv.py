@@ -4,7 +4,9 @@ All or nothing: when any row has a problem, every problem is printed with its sp
 (the header is line 1), nothing is saved and the command exits with status 1.
 """
 
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -16,12 +18,12 @@ from reps.resources import RESOURCES, import_result_lines
 class Command(BaseCommand):
     help = "Import territories, reps, accounts or domains from a CSV file (UTF-8 or Windows-1250, `;` or `,`)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("kind", choices=sorted(RESOURCES), help="What the file holds.")
         parser.add_argument("file", help="The CSV file; its first line names the columns.")
         parser.add_argument("--dry-run", action="store_true", help="Check the file and report what would change; save nothing.")
 
-    def handle(self, *, kind, file, dry_run, verbosity, **options):
+    def handle(self, *, kind: str, file: str, dry_run: bool, verbosity: int, **options: Any) -> None:
         path = Path(file)
         try:
             raw = path.read_bytes()
