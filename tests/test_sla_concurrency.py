@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection, transaction
 
+import flows.services.sweep
 import sla.services
 from flows.services.leads import lead_create
 from flows.services.sweep import sla_tick
@@ -52,13 +53,13 @@ def test_two_sweeps_at_once_fire_each_step_exactly_once(demo, monkeypatch):
         lead_create(source=source, fields={"email": f"buyer{i}@fabryka{i}.example", "source": "demo_request", "submitted_at": TUESDAY_10}, now=TUESDAY_10)[0]
         for i in range(12)
     ]
-    real = sla.services.escalation_notify
+    real = flows.services.sweep.escalation_notify
 
     def slow_notify(**kwargs):
         time.sleep(0.02)  # hold each lead's row lock a little, so the two sweeps really overlap
         return real(**kwargs)
 
-    monkeypatch.setattr(sla.services, "escalation_notify", slow_notify)
+    monkeypatch.setattr(flows.services.sweep, "escalation_notify", slow_notify)
 
     fired = in_threads(2, lambda: sla_tick(now=TUESDAY_1030))
 
