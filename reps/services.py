@@ -6,12 +6,12 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reps.models import Absence, Pool, PoolMembership, Rep, RepDayLoad
-from reps.selectors import reps_unavailable
+from core import resolver
+from reps.models import Absence, Pool, Rep
+from reps.roster import LockingRoster, PreviewRoster
 
 
 def _day(now: datetime) -> date:
@@ -19,62 +19,9 @@ def _day(now: datetime) -> date:
     return timezone.localdate(now) if timezone.is_aware(now) else now.date()
 
 
-def _smooth_weighted_pick(candidates: list[tuple[PoolMembership, int]], current: dict[str, int]) -> tuple[PoolMembership, dict[str, int]]:
-    """Smooth weighted round robin (as in nginx): every candidate gains its weight, the highest is picked and
-    pays back the total. Equal weights give plain round robin in membership order; weights 2:1 give a, b, a, ...
-    spread out rather than a, a, b. Ties go to the earlier member."""
-    total = sum(weight for _m, weight in candidates)
-    state = dict(current)
-    best: PoolMembership | None = None
-    best_score = 0
-    for membership, weight in candidates:
-        key = str(membership.rep_id)
-        state[key] = int(state.get(key, 0)) + weight
-        if best is None or state[key] > best_score:
-            best, best_score = membership, state[key]
-    assert best is not None
-    state[str(best.rep_id)] -= total
-    return best, state
-
-
-def _rotation_current(pool: Pool, member_ids: set[int]) -> dict[str, int]:
-    rotation = pool.rotation if isinstance(pool.rotation, dict) else {}
-    current = rotation.get("current") if isinstance(rotation.get("current"), dict) else {}
-    clean: dict[str, int] = {}
-    for key, value in current.items():
-        try:
-            if int(key) in member_ids:
-                clean[str(int(key))] = int(value)
-        except (TypeError, ValueError):
-            continue
-    return clean
-
-
-def _load_add(*, rep: Rep, day: date, cap: int | None) -> bool:
-    """Count one more pool lead for `rep` on `day` unless that would pass `cap`; False when capped.
-
-    The conditional UPDATE is atomic, so two pools sharing a rep cannot both take the rep's last slot.
-    """
-    loads = RepDayLoad.objects.filter(rep=rep, day=day)
-    if cap is not None:
-        loads = loads.filter(assigned__lt=cap)
-    if loads.update(assigned=F("assigned") + 1):
-        return True
-    if cap is not None and cap <= 0:
-        return False
-    if RepDayLoad.objects.filter(rep=rep, day=day).exists():
-        return False  # the row exists, so the update above failed on the cap
-    try:
-        with transaction.atomic():
-            RepDayLoad.objects.create(rep=rep, day=day, assigned=1)
-        return True
-    except IntegrityError:  # created meanwhile by another transaction: count on it
-        return _load_add(rep=rep, day=day, cap=cap)
-
-
 @transaction.atomic
 def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[int] = frozenset(), preview: bool = False) -> tuple[Rep | None, list[str]]:
-    """The pool's next rep in turn, and a line for each rep skipped and for the choice.
+    """The pool's next rep in turn, and a line for each rep skipped and for the choice (core.resolver.pool_pick).
 
     Weighted smooth round robin in membership order; skips reps who are away, in a meeting, out of office,
     inactive, at their daily cap or in `exclude` (rep ids, e.g. the owner being reassigned from). When nobody is
@@ -82,69 +29,12 @@ def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[in
     caller's transaction ends, so concurrent intakes are served strictly in turn. `preview=True` gives the same
     answer without locking or writing anything.
     """
-    exclude = frozenset(exclude)
-    pools = Pool.objects.select_related("fallback_rep")
-    if not preview:
-        pools = pools.select_for_update(of=("self",))
-    pool = pools.get(pk=pool.pk)
-    day = _day(now)
-    memberships = list(PoolMembership.objects.filter(pool=pool).select_related("rep").order_by("position", "id"))
-    reps = [m.rep for m in memberships]
-    unavailable = reps_unavailable(reps=reps, on=day)
-    loads = dict(RepDayLoad.objects.filter(rep__in=reps, day=day).values_list("rep_id", "assigned")) if reps else {}
-
-    lines: list[str] = []
-    candidates: list[tuple[PoolMembership, int]] = []
-    for membership in memberships:
-        rep = membership.rep
-        if rep.pk in exclude:
-            lines.append(_("%(pool)s: %(rep)s skipped: already had this lead") % {"pool": pool.name, "rep": rep.name})
-            continue
-        if rep.pk in unavailable:
-            lines.append(_("%(pool)s: %(rep)s skipped: %(reason)s") % {"pool": pool.name, "rep": rep.name, "reason": unavailable[rep.pk]})
-            continue
-        if rep.daily_cap is not None and loads.get(rep.pk, 0) >= rep.daily_cap:
-            lines.append(_("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap})
-            continue
-        weight = membership.effective_weight
-        if weight <= 0:
-            lines.append(_("%(pool)s: %(rep)s skipped: weight 0") % {"pool": pool.name, "rep": rep.name})
-            continue
-        candidates.append((membership, weight))
-
-    current = _rotation_current(pool, {m.rep_id for m in memberships})
-    while candidates:
-        chosen, state = _smooth_weighted_pick(candidates, current)
-        rep = chosen.rep
-        if not preview and not _load_add(rep=rep, day=day, cap=rep.daily_cap):
-            # Capped meanwhile through another pool: skip and pick again.
-            lines.append(_("%(pool)s: %(rep)s skipped: reached the daily cap of %(cap)s") % {"pool": pool.name, "rep": rep.name, "cap": rep.daily_cap})
-            candidates = [c for c in candidates if c[0].pk != chosen.pk]
-            continue
-        if not preview:
-            pool.rotation = {"current": state, "last_rep_id": rep.pk}
-            Pool.objects.filter(pk=pool.pk).update(rotation=pool.rotation)
-        lines.append(_("%(pool)s: %(rep)s is next in turn") % {"pool": pool.name, "rep": rep.name})
-        return rep, lines
-
-    if not memberships:
-        lines.append(_("%(pool)s has no members") % {"pool": pool.name})
-    else:
-        lines.append(_("%(pool)s: nobody in the pool can take the lead") % {"pool": pool.name})
-    fallback = pool.fallback_rep
-    if fallback is None:
-        return None, lines
-    reason = reps_unavailable(reps=[fallback], on=day).get(fallback.pk)
-    if reason or fallback.pk in exclude:
-        lines.append(
-            _("%(pool)s: fallback owner %(rep)s skipped: %(reason)s")
-            % {"pool": pool.name, "rep": fallback.name, "reason": reason or _("already had this lead")}
-        )
-        return None, lines
-    if not preview:
-        _load_add(rep=fallback, day=day, cap=None)  # the overflow owner takes what the members cannot: no cap
-    lines.append(_("%(pool)s: the lead goes to the pool's fallback owner %(rep)s") % {"pool": pool.name, "rep": fallback.name})
-    return fallback, lines
+    roster = PreviewRoster(day=_day(now)) if preview else LockingRoster(day=_day(now))
+    info = roster.pool(pool.pk)
+    if info is None:
+        raise Pool.DoesNotExist(f"pool {pool.pk} does not exist")
+    rep_id, lines = resolver.pool_pick(info, roster, exclude=frozenset(exclude))
+    return roster.rep_model(rep_id), lines
 
 
 @transaction.atomic

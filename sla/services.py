@@ -18,11 +18,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from core import business_time
+from core import business_time, resolver
 from core.engine import LeadFacts
 from reps.models import Rep
-from reps.selectors import on_duty_rep, rep_is_available, team_leads
-from reps.services import pool_pick_rep
+from reps.roster import LockingRoster
+from reps.selectors import team_leads
 from routing.models import Lead, LeadEvent
 from sla.models import BusinessCalendar, EscalationStep, SlaPolicy, StepFiring
 from sla.selectors import Autoresponse, calendar_build, calendar_for, lead_sla_terms
@@ -235,51 +235,32 @@ def _step_carry_out(
     return set()
 
 
-def _previous_owner_ids(lead: Lead) -> set[int]:
+def _previous_owner_ids(lead: Lead) -> frozenset[int]:
+    """The lead's owner and everyone a reassignment already took it from."""
     ids = {lead.owner_id} if lead.owner_id else set()
     for data in LeadEvent.objects.filter(lead=lead, type=LeadEvent.Type.REASSIGNED).values_list("data", flat=True):
         if isinstance(data, dict) and isinstance(data.get("from_rep_id"), int):
             ids.add(data["from_rep_id"])
-    return ids
+    return frozenset(ids)
 
 
 def _reassign_target(*, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar) -> tuple[Rep | None, list[str]]:
     """The step's named rep; else the next available rep of the pool the lead came through; else the on-duty rep.
 
-    Nobody who already had the lead is picked again, so a chain with two reassignments moves it on twice.
+    The routing resolver (core.resolver, `Reassign` chain) on the locking roster, as of the calendar's day. Nobody
+    who already had the lead is picked again, so a chain with two reassignments moves it on twice.
     """
-    exclude = _previous_owner_ids(lead)
-    on = cal.local_date(now)
-    lines: list[str] = []
-
-    def usable(rep: Rep, role: str) -> bool:
-        if rep.pk in exclude:
-            lines.append(_("%(role)s %(rep)s skipped: already had this lead") % {"role": role, "rep": rep.name})
-            return False
-        available, why = rep_is_available(rep=rep, on=on)
-        if not available:
-            lines.append(_("%(role)s %(rep)s skipped: %(why)s") % {"role": role, "rep": rep.name, "why": why})
-        return available
-
-    if step.target_rep is not None:
-        if usable(step.target_rep, _("The step's rep")):
-            return step.target_rep, [*lines, _("the step names %(rep)s") % {"rep": step.target_rep.name}]
-    if lead.pool is not None:
-        rep, pool_lines = pool_pick_rep(pool=lead.pool, now=now, exclude=frozenset(exclude), preview=False)
-        lines.extend(pool_lines)
-        if rep is not None:
-            return rep, lines
-    rep = on_duty_rep(on=on)
-    if rep is None:
-        lines.append(_("nobody is on duty on %(day)s") % {"day": on.isoformat()})
-    elif usable(rep, _("On-duty rep")):
-        return rep, [*lines, _("%(rep)s is on duty") % {"rep": rep.name}]
-    return None, lines
+    roster = LockingRoster(day=cal.local_date(now))
+    roster.know(step.target_rep)
+    target = resolver.Reassign(step_rep_id=step.target_rep_id, pool_id=lead.pool_id, exclude=_previous_owner_ids(lead))
+    found = resolver.resolve(target, roster)
+    return roster.rep_model(found.owner_id), list(found.lines)
 
 
 def _lead_reassign(
-    *, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar, data: dict, notices: list[EscalationNotice]
+    *, lead: Lead, step: EscalationStep, now: datetime, cal: business_time.Calendar, data: dict[str, Any], notices: list[EscalationNotice]
 ) -> set[str]:
+    """Move the lead to `_reassign_target`'s rep (or flag it when there is nobody); returns the fields changed."""
     minutes = {"minutes": step.after_minutes}
     rep, lines = _reassign_target(lead=lead, step=step, now=now, cal=cal)
     data = {**data, "lines": [str(line) for line in lines]}

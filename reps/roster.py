@@ -1,0 +1,153 @@
+"""The database rosters: the resolver's `Roster` (core.resolver) over the reps app's tables.
+
+`PreviewRoster` reads what intake reads and writes nothing (preview, "Test a lead"). `LockingRoster` is intake's
+and the SLA reassignment's: it locks a pool's row (SELECT ... FOR UPDATE) before reading its members, loads and
+turn, counts a pick with a conditional UPDATE that cannot pass a daily cap (`_load_add`), and writes the turn
+back, so concurrent intakes are served strictly in turn until the caller's transaction ends. Both keep the
+model instances they read, so callers get the owner and pool as `Rep` / `Pool` without another query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+
+from core.resolver import PoolInfo, RepInfo
+from reps.models import Pool, PoolMembership, Rep, RepDayLoad
+from reps.selectors import on_duty_rep, reps_unavailable
+
+
+def _rep_info(rep: Rep) -> RepInfo:
+    return RepInfo(id=rep.pk, name=rep.name, is_active=rep.is_active, status=rep.status, weight=rep.weight, daily_cap=rep.daily_cap)
+
+
+def _turn_parsed(rotation: object) -> dict[int, int]:
+    """The stored turn state {"current": {"<rep id>": score}, ...} as {rep id: score}; junk is dropped."""
+    current = rotation.get("current") if isinstance(rotation, dict) else None
+    turn: dict[int, int] = {}
+    for key, value in (current if isinstance(current, dict) else {}).items():
+        try:
+            turn[int(key)] = int(value)
+        except (TypeError, ValueError):
+            continue
+    return turn
+
+
+class PreviewRoster:
+    """Reads only: no lock, no write. The answer is the one `LockingRoster` would give right now."""
+
+    def __init__(self, *, day: date) -> None:
+        self.day = day
+        self._reps: dict[int, Rep | None] = {}
+        self._pools: dict[int, Pool] = {}
+
+    # Model instances for the caller
+
+    def know(self, *reps: Rep | None) -> None:
+        """Reps the caller has loaded already (saves a query when the resolver asks for them)."""
+        for rep in reps:
+            if rep is not None:
+                self._reps[rep.pk] = rep
+
+    def rep_model(self, rep_id: int | None) -> Rep | None:
+        return self._reps.get(rep_id) if rep_id is not None else None
+
+    def pool_model(self, pool_id: int | None) -> Pool | None:
+        return self._pools.get(pool_id) if pool_id is not None else None
+
+    # core.resolver.Roster
+
+    def rep(self, rep_id: int) -> RepInfo | None:
+        if rep_id not in self._reps:
+            self._reps[rep_id] = Rep.objects.filter(pk=rep_id).first()
+        rep = self._reps[rep_id]
+        return _rep_info(rep) if rep is not None else None
+
+    def unavailable(self, rep_ids: Sequence[int]) -> Mapping[int, str]:
+        for rep_id in rep_ids:
+            self.rep(rep_id)
+        reps = [rep for rep in (self._reps[rep_id] for rep_id in dict.fromkeys(rep_ids)) if rep is not None]
+        return reps_unavailable(reps=reps, on=self.day) if reps else {}
+
+    def on_duty(self) -> int | None:
+        rep = on_duty_rep(on=self.day)
+        self.know(rep)
+        return rep.pk if rep is not None else None
+
+    def _pool_rows(self) -> QuerySet[Pool]:
+        return Pool.objects.select_related("fallback_rep")
+
+    def _pool_info(self, pool: Pool | None) -> PoolInfo | None:
+        if pool is None:
+            return None
+        self._pools[pool.pk] = pool
+        memberships = list(PoolMembership.objects.filter(pool=pool).select_related("rep").order_by("position", "id"))
+        self.know(pool.fallback_rep, *(m.rep for m in memberships))
+        return PoolInfo(
+            id=pool.pk,
+            name=pool.name,
+            members=tuple((m.rep_id, m.effective_weight) for m in memberships),
+            fallback_rep_id=pool.fallback_rep_id,
+            is_fallback=pool.is_fallback,
+        )
+
+    def pool(self, pool_id: int) -> PoolInfo | None:
+        return self._pool_info(self._pool_rows().filter(pk=pool_id).first())
+
+    def fallback_pool(self) -> PoolInfo | None:
+        return self._pool_info(self._pool_rows().filter(is_fallback=True).first())
+
+    def loads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
+        return dict(RepDayLoad.objects.filter(rep_id__in=list(rep_ids), day=self.day).values_list("rep_id", "assigned"))
+
+    def turn(self, pool: PoolInfo) -> Mapping[int, int]:
+        return _turn_parsed(self._pools[pool.id].rotation)
+
+    def take(self, rep_id: int, cap: int | None) -> bool:
+        return True
+
+    def turn_keep(self, pool: PoolInfo, turn: Mapping[int, int], rep_id: int) -> None:
+        return None
+
+
+class LockingRoster(PreviewRoster):
+    """Intake's roster: pool rows locked until the caller's transaction ends; picks counted and turns written.
+
+    Use it inside `transaction.atomic` (the services that build it are atomic).
+    """
+
+    def _pool_rows(self) -> QuerySet[Pool]:
+        return super()._pool_rows().select_for_update(of=("self",))
+
+    def take(self, rep_id: int, cap: int | None) -> bool:
+        return _load_add(rep_id=rep_id, day=self.day, cap=cap)
+
+    def turn_keep(self, pool: PoolInfo, turn: Mapping[int, int], rep_id: int) -> None:
+        row = self._pools[pool.id]
+        row.rotation = {"current": {str(key): value for key, value in turn.items()}, "last_rep_id": rep_id}
+        Pool.objects.filter(pk=pool.id).update(rotation=row.rotation)
+
+
+def _load_add(*, rep_id: int, day: date, cap: int | None) -> bool:
+    """Count one more pool lead for the rep on `day` unless that would pass `cap`; False when capped.
+
+    The conditional UPDATE is atomic, so two pools sharing a rep cannot both take the rep's last slot.
+    """
+    loads = RepDayLoad.objects.filter(rep_id=rep_id, day=day)
+    if cap is not None:
+        loads = loads.filter(assigned__lt=cap)
+    if loads.update(assigned=F("assigned") + 1):
+        return True
+    if cap is not None and cap <= 0:
+        return False
+    if RepDayLoad.objects.filter(rep_id=rep_id, day=day).exists():
+        return False  # the row exists, so the update above failed on the cap
+    try:
+        with transaction.atomic():
+            RepDayLoad.objects.create(rep_id=rep_id, day=day, assigned=1)
+        return True
+    except IntegrityError:  # created meanwhile by another transaction: count on it
+        return _load_add(rep_id=rep_id, day=day, cap=cap)
