@@ -87,3 +87,18 @@ def api(website):
     """An HTTP client that posts to the intake API as the website form."""
     _source, token = website
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The rows the data migrations make (the django-q2 schedules, the live rule table), put back on a reused
+    test database: a transactional test's flush empties them, and with --reuse-db the next run would start
+    without them."""
+    import importlib
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        importlib.import_module("notifications.migrations.0004_outbox_retry_schedule").schedule_create(apps, None)
+        importlib.import_module("sla.migrations.0002_sla_tick_schedule").schedule_ensure(apps, None)
+        importlib.import_module("routing.migrations.0003_rule_tables").live_table_attach(apps, None)
