@@ -128,7 +128,7 @@ def figures(d: Dashboard) -> list[Figure]:
     rep_lines = [line.sla for line in d.reps if line.sla and (line.sla.decided or line.sla.pending)]
     for key, title, lines, first in (
         ("sla-reps", _("SLA per rep"), rep_lines, _("Rep")),
-        ("sla-policies", _("SLA per policy"), d.policies, _("SLA policy")),
+        ("sla-policies", _("SLA per policy"), d.policies, pgettext("column", "SLA policy")),
     ):
         out.append(
             Figure(
@@ -179,7 +179,7 @@ def figures(d: Dashboard) -> list[Figure]:
         Figure(
             key="quality",
             title=_("Lead quality (disqualified share)"),
-            headers=[_("Source"), _("Leads"), _("Disqualified"), _("Disqualified (%)")],
+            headers=[_("Source"), _("Leads"), pgettext("leads", "Disqualified"), _("Disqualified (%)")],
             rows=[[_("All sources"), d.received, d.disqualified, d.disqualified_share]] + [[name, s.n, s.disqualified, s.disqualified_share] for name, s in sources],
             chart=charts.hbars(
                 id="chart-quality", title=_("Disqualified share, %"),
@@ -250,11 +250,11 @@ def figures(d: Dashboard) -> list[Figure]:
         Figure(
             key="days",
             title=_("Leads per day"),
-            headers=[_("Day"), _("Leads"), _("Breached")],
+            headers=[_("Day"), _("Leads"), pgettext("leads", "SLA breached")],
             rows=[[day.day, day.received, day.breached] for day in d.days],
             chart=charts.columns(
                 id="chart-days", title=_("Leads per day"), points=[(_day(day.day), [day.received - day.breached, day.breached]) for day in d.days],
-                series=[Series(_("Within or no SLA"), "main"), Series(_("Breached"), "bad")],
+                series=[Series(_("Within or no SLA"), "main"), Series(pgettext("leads", "SLA breached"), "bad")],
             ),
         )
     )

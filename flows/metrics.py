@@ -622,7 +622,7 @@ def dashboard(
         speed=speed,
         sla=SlaLine(name=_("All leads"), met=totals["met"], breached=totals["breached"], pending=totals["pending"]),
         unhandled=[
-            CountLine(_("Unassigned"), totals["unhandled_unassigned"]),
+            CountLine(_("Unassigned leads"), totals["unhandled_unassigned"]),
             CountLine(_("Past the SLA, not contacted"), totals["unhandled_breached"]),
             CountLine(_("Within the SLA, not contacted yet"), totals["unhandled_running"]),
             CountLine(_("No SLA clock, not contacted"), totals["unhandled_no_clock"]),

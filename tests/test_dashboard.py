@@ -177,7 +177,7 @@ def test_known_week_sla_per_rep_and_per_policy_and_unhandled(known):
     assert per_rep == {"Kasia Nowak": (1, 2, 0), "Marek Zieliński": (1, 1, 0), "Ola Wójcik": (0, 0, 1)}
     assert {p.name: (p.met, p.breached, p.pending) for p in d.policies} == {"Critical": (1, 2, 0), "Default": (1, 1, 1)}
     assert {u.name: u.n for u in d.unhandled} == {
-        "Unassigned": 0,
+        "Unassigned leads": 0,
         "Past the SLA, not contacted": 1,
         "Within the SLA, not contacted yet": 1,
         "No SLA clock, not contacted": 0,
