@@ -70,8 +70,9 @@ def _day(day: date) -> str:
     return formats.date_format(day, "d.m")
 
 
-def _email_bars(rows: list[tuple[str, float, str]]) -> list[tuple[str, float, str]]:
-    widest = max((value for _label, value, _text in rows), default=0) or 1
+def _email_bars(rows: list[tuple[str, float, str]], *, scale: float | None = None) -> list[tuple[str, float, str]]:
+    """Bars for the e-mail: widths in % of `scale` (100 for shares), else of the widest row."""
+    widest = scale or max((value for _label, value, _text in rows), default=0) or 1
     return [(label, round(100.0 * value / widest, 1), text) for label, value, text in rows]
 
 
@@ -140,7 +141,7 @@ def figures(d: Dashboard) -> list[Figure]:
                     id=f"chart-{key}", title=title, rows=[(line.name, [line.met, line.breached, line.pending]) for line in lines], series=sla_series,
                     value_labels=[pgettext("leads", "%(rate)s met") % {"rate": _pct(line.met_rate)} if line.decided else "—" for line in lines],
                 ),
-                bars=_email_bars([(line.name, line.met_rate, _pct(line.met_rate)) for line in lines]),
+                bars=_email_bars([(line.name, line.met_rate, _pct(line.met_rate)) for line in lines], scale=100),
             )
         )
 
@@ -172,7 +173,10 @@ def figures(d: Dashboard) -> list[Figure]:
                 rows=[(_("All sources"), [d.contacted_share])] + [(name, [s.contacted_share]) for name, s in sources],
                 series=[Series(_("Contacted (%)"), "good")], max_value=100, decimals=1, unit=" %",
             ),
-            bars=_email_bars([(_("All sources"), d.contacted_share, _pct(d.contacted_share))] + [(name, s.contacted_share, _pct(s.contacted_share)) for name, s in sources]),
+            bars=_email_bars(
+                [(_("All sources"), d.contacted_share, _pct(d.contacted_share))] + [(name, s.contacted_share, _pct(s.contacted_share)) for name, s in sources],
+                scale=100,
+            ),
         )
     )
     out.append(
@@ -186,7 +190,10 @@ def figures(d: Dashboard) -> list[Figure]:
                 rows=[(_("All sources"), [d.disqualified_share])] + [(name, [s.disqualified_share]) for name, s in sources],
                 series=[Series(_("Disqualified (%)"), "muted")], max_value=100, decimals=1, unit=" %",
             ),
-            bars=_email_bars([(_("All sources"), d.disqualified_share, _pct(d.disqualified_share))] + [(name, s.disqualified_share, _pct(s.disqualified_share)) for name, s in sources]),
+            bars=_email_bars(
+                [(_("All sources"), d.disqualified_share, _pct(d.disqualified_share))] + [(name, s.disqualified_share, _pct(s.disqualified_share)) for name, s in sources],
+                scale=100,
+            ),
         )
     )
 

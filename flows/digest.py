@@ -131,8 +131,12 @@ def digest_send(*, now: datetime) -> DigestResult:
     if not leaders:
         logger.warning("weekly digest %s: no active team lead with an e-mail address", label)
         return DigestResult(week=label, queued=0, reason="no team lead")
-    already = set(OutboxMessage.objects.filter(key__startswith=f"-:{key}:").values_list("recipient", flat=True))
-    pending = [rep for rep in leaders if rep.email[:254] not in already]
+    # The outbox key is lead:event:channel:recipient (notifications.services.message_enqueue); looked up exactly
+    # (unique index) for every e-mail channel the message may have gone through, so a run costs a few lookups.
+    channels = ["email", *(str(pk) for pk in Channel.objects.filter(kind=Channel.Kind.EMAIL).values_list("pk", flat=True))]
+    candidates = {rep.pk: [f"-:{key}:{channel}:{rep.email}"[:255] for channel in channels] for rep in leaders}
+    already = set(OutboxMessage.objects.filter(key__in=[k for keys in candidates.values() for k in keys]).values_list("key", flat=True))
+    pending = [rep for rep in leaders if not already.intersection(candidates[rep.pk])]
     if not pending:
         return DigestResult(week=label, queued=0, reason="already sent")
 

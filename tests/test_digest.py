@@ -188,3 +188,13 @@ def test_the_digest_is_written_in_the_sites_language(last_week, settings):
     (message,) = digests()
     assert message.subject.startswith("Tygodniowe podsumowanie SLA 2026-W10")
     assert "Otrzymane leady: 4" in message.body
+
+
+@pytest.mark.django_db
+def test_a_new_default_e_mail_channel_during_the_week_does_not_send_it_twice(last_week):
+    from notifications.models import Channel
+
+    digest_send(now=MONDAY_8)
+    Channel.objects.create(name="A new mail relay", kind=Channel.Kind.EMAIL, config={"default": True})
+    assert digest_send(now=MONDAY_8 + timedelta(hours=1)).reason == "already sent"
+    assert len(digests()) == 1
