@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
 PORT    ?= 8000
 export DEBUG ?= 1
+# Days of realistic demo history `make run` loads (0: none); about a second per day the first time, then instant.
+HISTORY ?= 30
 
 .PHONY: run test bench lint messages install migrate demo clean
 
@@ -26,9 +28,9 @@ migrate: install
 	$(PYTHON) manage.py migrate --noinput
 
 demo: migrate
-	$(PYTHON) manage.py load_demo
+	$(PYTHON) manage.py load_demo --history $(HISTORY)
 
-## run: venv, install, migrate, load the TechPol demo, start the web server and the django-q2 cluster.
+## run: venv, install, migrate, load the TechPol demo (with HISTORY days of past leads), start the web server and the django-q2 cluster.
 ## `make run PORT=8001` serves on another port.
 run: demo
 	$(PYTHON) manage.py compilemessages -v0 2>/dev/null || true
@@ -36,6 +38,7 @@ run: demo
 	@echo "  Admin:   http://127.0.0.1:$(PORT)/admin/     (manager / demo)"
 	@echo "  Reps:    http://127.0.0.1:$(PORT)/my-leads/  (kasia, marek, ola, ... / demo)"
 	@echo "  API:     http://127.0.0.1:$(PORT)/api/v1/leads/  (contract: docs/api.md)"
+	@echo "  Wall:    http://127.0.0.1:$(PORT)/dashboard/wall/ (manager / demo)"
 	@echo "  Intake token for curl (shown once):"
 	@$(PYTHON) manage.py create_intake_token "make run $$(date +%s)" | tail -n 1 | sed 's/^/    /'
 	@echo ""

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from flows import api, views
+from flows import api, dashboard_views, views
 
 urlpatterns = [
     path("api/v1/leads/", api.leads, name="api-leads"),
@@ -15,5 +15,6 @@ urlpatterns = [
     path("my-leads/status/", views.my_status, name="my-status"),
     path("my-leads/absences/", views.my_absences, name="my-absences"),
     path("my-leads/absences/<int:absence_id>/delete/", views.my_absence_delete, name="my-absence-delete"),
+    path("dashboard/wall/", dashboard_views.wall_page, name="dashboard-wall"),
     path("", views.home, name="home"),
 ]

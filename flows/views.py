@@ -136,26 +136,6 @@ def my_absence_delete(request, rep: Rep, absence_id: int) -> None:
     messages.success(request, _("Out-of-office days removed."))
 
 
-def dashboard(request):
-    """The manager's dashboard (wrapped by admin_view in leadrouter/urls.py: staff only)."""
-    from django.contrib import admin
-
-    from routing.metrics import dashboard as dashboard_read
-
-    if not request.user.has_perm("routing.view_lead"):
-        raise PermissionDenied
-    try:
-        days = int(request.GET.get("days", 30))
-    except ValueError:
-        days = 30
-    days = days if days in DASHBOARD_PERIODS else 30
-    context = {**admin.site.each_context(request), "d": dashboard_read(now=timezone.now(), days=days), "days": days, "periods": DASHBOARD_PERIODS}
-    return render(request, "admin/routing/dashboard.html", context)
-
-
-DASHBOARD_PERIODS = (1, 7, 30, 90)
-
-
 class RoutingImportForm(forms.Form):
     document = forms.FileField(label=gettext_lazy("Routing setup (JSON from “Export”)"))
     dry_run = forms.BooleanField(label=gettext_lazy("Only check, write nothing"), required=False, initial=True)

@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from flows.views import dashboard, routing_setup
+from flows.dashboard_views import dashboard_csv, dashboard_leads_csv, dashboard_page
+from flows.views import routing_setup
 from leadrouter.health import health
 
 urlpatterns = [
-    path("admin/dashboard/", admin.site.admin_view(dashboard), name="leadrouter-dashboard"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_page), name="leadrouter-dashboard"),
+    path("admin/dashboard/csv/<slug:key>/", admin.site.admin_view(dashboard_csv), name="leadrouter-dashboard-csv"),
+    path("admin/dashboard/leads.csv", admin.site.admin_view(dashboard_leads_csv), name="leadrouter-dashboard-leads-csv"),
     path("admin/routing-setup/", admin.site.admin_view(routing_setup), name="leadrouter-routing-setup"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
 
 from notifications.messages import priority_label
@@ -131,13 +131,17 @@ def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
     if via is not None:
         subject = f"[{via.name}] {subject}"
     from_email = (channel.config.get("from_email") if channel else None) or settings.DEFAULT_FROM_EMAIL
-    email = EmailMessage(
+    # A message with an HTML part in its payload (the weekly digest) goes as text + HTML alternative.
+    html = message.payload.get("html") if isinstance(message.payload, dict) else None
+    email = (EmailMultiAlternatives if html else EmailMessage)(
         subject=subject.replace("\n", " ")[:300],
         body=message.body,
         from_email=from_email,
         to=[_email_recipient(message, via)],
         headers={DELIVERY_HEADER: message.key},
     )
+    if html:
+        email.attach_alternative(html, "text/html")
     password = settings.EMAIL_HOST_PASSWORD
     secrets = [password] if password else []
     try:

@@ -41,14 +41,15 @@ from django_q.models import OrmQ, Success
 from django_q.tasks import async_task
 
 import sla.services
+from flows.services.leads import lead_create
+from flows.services.sweep import sla_tick
 from notifications.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
 from notifications.models import Channel, OutboxMessage
-from notifications.tasks import SEND_TASK, outbox_retry_due, outbox_send, stuck_after
+from notifications.tasks import SEND_TASK, outbox_retry_due, outbox_send
 from reps.models import Pool, RepDayLoad
 from routing.models import Lead, LeadEvent, Rule
-from routing.services.intake import intake_source_create, lead_create
+from routing.services.intake import intake_source_create
 from sla.models import EscalationStep, StepFiring
-from sla.services import sla_tick
 from tests.faults_support import (
     GUNICORN_KILL_PORT,
     GUNICORN_PORT,
@@ -476,7 +477,7 @@ def test_qcluster_killed_while_delivering_the_message_is_delivered_after_restart
         # "sending" longer than NOTIFICATIONS_STUCK_AFTER (10 min): the clock is moved that far for the sweep.
         receiver.respond(200)
         second = spawn(qcluster(log_dir=tmp_path, name="qcluster-2"))
-        async_task("notifications.tasks.outbox_retry_due", timezone.now() + stuck_after() + timedelta(seconds=1))
+        async_task("notifications.tasks.outbox_retry_due", timezone.now() + settings.NOTIFICATIONS_STUCK_AFTER + timedelta(seconds=1))
         wait_until(lambda: receiver.answered or not second.alive(), timeout=45, what="the message to be delivered after the restart")
         assert second.alive(), second.log()
         wait_until(lambda: OutboxMessage.objects.get(pk=message.pk).status == Status.SENT, timeout=10, what="the outbox row to be marked sent")
@@ -511,7 +512,7 @@ def test_qcluster_killed_mid_sla_sweep_the_steps_fire_once_after_restart(spawn, 
     try:
         locker.execute(f"SELECT id FROM {Pool._meta.db_table} WHERE name = 'Demo' FOR UPDATE")
         first = spawn(qcluster(log_dir=tmp_path, name="qcluster-1"))
-        async_task("sla.services.sla_tick", now=at, task_name="sweep-1")
+        async_task("flows.services.sweep.sla_tick", now=at, task_name="sweep-1")
         [(backend_pid, _port)] = wait_until(lambda: blocked_backends(locker.info.backend_pid) or not first.alive(), timeout=45, what="the sweep to wait on the pool")
         assert first.alive(), first.log()
         assert {StepFiring._meta.db_table, LeadEvent._meta.db_table, OutboxMessage._meta.db_table} <= tables_written_by(backend_pid)
@@ -525,7 +526,7 @@ def test_qcluster_killed_mid_sla_sweep_the_steps_fire_once_after_restart(spawn, 
     assert OutboxMessage.objects.count() == outbox_before
 
     second = spawn(qcluster(log_dir=tmp_path, name="qcluster-2"))
-    async_task("sla.services.sla_tick", now=at, task_name="sweep-2")  # the next run of its every-minute schedule
+    async_task("flows.services.sweep.sla_tick", now=at, task_name="sweep-2")  # the next run of its every-minute schedule
     done = wait_until(lambda: Success.objects.filter(name="sweep-2").first() or not second.alive(), timeout=45, what="the sweep after the restart")
     assert second.alive(), second.log()
     assert done.result == 2 * len(leads)
