@@ -163,7 +163,7 @@ def routing_setup(request):
     from django.contrib import admin
     from django.http import HttpResponse
 
-    from flows.config_io import RoutingConfigError, routing_config_export, routing_config_import
+    from flows.routing_setup import RoutingConfigError, routing_config_export, routing_config_import
 
     if request.GET.get("download") == "1":
         if not request.user.has_perm("routing.view_rule"):
@@ -183,7 +183,7 @@ def routing_setup(request):
         if form.is_valid():
             dry_run = form.cleaned_data["dry_run"]
             try:
-                summary = routing_config_import(document=form.cleaned_data["document"], dry_run=dry_run)
+                summary = routing_config_import(document=form.cleaned_data["document"], dry_run=dry_run, user=request.user)
             except RoutingConfigError as exc:
                 problems = exc.problems
             else:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from routing import admin_rules  # noqa: F401  (rules, conditions, actions, "Test a lead")
+from routing import admin_audit, admin_rules  # noqa: F401  (rules, conditions, actions, versions; the audit trail)
 from routing.models import Activity, IntakeSource, LeadEvent, Tag, Task
 from routing.services.intake import intake_source_create, intake_source_revoke, intake_source_rotate
 

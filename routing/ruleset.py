@@ -5,8 +5,9 @@ one aggregate query over rules, conditions and actions (counts, highest ids, lat
 before each use, so every process sees an edit on its next lead, and a rolled-back transaction (tests, a failed
 admin save) can never leave a stale copy behind. Evaluating a lead then runs no query per rule.
 
-Code that edits a condition or an action row in place (not through the rule admin, which always saves the rule)
-should save its rule too, so `Rule.updated_at` moves; `ruleset_invalidate()` drops this process's copy.
+Rules, conditions and actions are written through routing.services.rules, whose `ruleset_changed` is the one place
+that tells this cache: it moves the edited rules' `updated_at` (saving a condition alone would not) and calls
+`ruleset_invalidate()` (this process's copy) once the transaction commits.
 
 Only the live table's rules route leads (`routing.models.RuleTable`). The version carries the live table's id, so
 publishing a draft (another table becomes live) is seen on the next lead by every process.

@@ -633,7 +633,7 @@ def test_secret_named_channel_options_are_masked_in_the_admin_and_kept_on_save(d
 
 
 def test_routing_export_leaves_out_secret_named_channel_options(demo):
-    from flows.config_io import routing_config_export
+    from flows.routing_setup import routing_config_export
 
     Channel.objects.filter(name="SMS gateway").update(config={"method": "POST", "api_key": "KEYSECRET123"})
     exported = json.dumps(routing_config_export())

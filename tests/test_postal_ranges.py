@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 import reps.csv_files
 import reps.postal_ranges
-from flows.config_io import routing_config_check, routing_config_export
+from flows.routing_setup import routing_config_check, routing_config_export
 from reps.models import Pool, PostalRange, Territory
 from reps.postal_ranges import OwnedRange, range_conflicts
 from reps.selectors import postal_range_conflicts

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from flows.config_io import RoutingConfigError, routing_config_check, routing_config_export, routing_config_import
+from flows.routing_setup import RoutingConfigError, routing_config_check, routing_config_export, routing_config_import
 from notifications.models import Channel, OutboxMessage
 from reps.models import Account, DomainList, OnDutyRota, Pool, Rep, Territory
 from routing.models import IntakeSource, Lead, Rule
@@ -217,3 +217,71 @@ def test_import_routing_command_prints_every_problem_and_exits_non_zero(demo, tm
     with pytest.raises(CommandError, match="1 problem"):
         call_command("import_routing", str(path), stderr=err, stdout=StringIO())
     assert "pools[0] “Demo”.members[0]: no rep has the e-mail “ghost@techpol.example”" in err.getvalue()
+
+
+# The rule audit trail --------------------------------------------------------------------------------
+
+
+def test_imported_rule_changes_are_audited_like_edits_by_hand(demo, tmp_path):
+    from routing.models import RuleChange
+
+    manager = get_user_model().objects.get(username="manager")
+    document = routing_config_export()
+    german = next(r for r in document["rules"] if r["name"] == "German form → Jan")
+    german["target_rep"] = "tomek@techpol.example"
+    german["conditions"][0].update(operator="in", value="de;at")
+    document["rules"] = [r for r in document["rules"] if r["name"] != "Webinar → Juniors pool"]
+    document["rules"].append({"name": "Budget → Anna", "target": "rep", "target_rep": "anna@techpol.example", "conditions": []})
+
+    routing_config_import(document=document, user=manager)
+
+    changes = {c.rule_name: c for c in RuleChange.objects.all()}
+    assert set(changes) == {"German form → Jan", "Webinar → Juniors pool", "Budget → Anna"}  # nothing else changed
+    assert all(c.user == manager and c.changes["via"] == "import" for c in changes.values())
+    edited = changes["German form → Jan"]
+    assert edited.action == "change"
+    assert edited.changes["fields"] == {"target_rep": ["Jan Schmidt", "Tomek Wiśniewski"]}
+    assert edited.changes["conditions"] == {"changed": [{"item": "language is one of de;at", "fields": {"operator": "in", "value": "de;at"}}]}
+    assert changes["Webinar → Juniors pool"].action == "change"
+    assert changes["Webinar → Juniors pool"].changes["fields"]["is_active"] == [True, False]
+    assert changes["Budget → Anna"].action == "add" and changes["Budget → Anna"].rule == Rule.objects.get(name="Budget → Anna")
+
+    # From the command line there is no user: the row says it came from an import.
+    german["target_rep"] = "jan@techpol.example"
+    path = tmp_path / "routing.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    call_command("import_routing", str(path), stdout=StringIO())
+    latest = RuleChange.objects.filter(rule_name="German form → Jan").first()
+    assert latest.user is None and latest.changes["via"] == "import"
+    assert latest.changes["fields"] == {"target_rep": ["Tomek Wiśniewski", "Jan Schmidt"]}
+
+
+def test_importing_the_setup_as_it_is_or_as_a_dry_run_records_no_rule_change(demo):
+    from routing.models import RuleChange
+
+    document = routing_config_export()
+    document["rules"][0]["is_active"] = False
+    routing_config_import(document=document, dry_run=True)
+    document["rules"][0]["is_active"] = True
+    routing_config_import(document=document)
+    assert not RuleChange.objects.exists()
+
+
+def test_the_audit_trail_shows_who_imported_a_rule_from_the_routing_setup_page(demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from routing.models import RuleChange
+
+    manager = Client()
+    manager.force_login(get_user_model().objects.get(username="manager"))
+    document = routing_config_export()
+    document["rules"][0]["name"] = "Renamed in staging"
+    manager.post("/admin/routing-setup/", {"document": SimpleUploadedFile("setup.json", json.dumps(document).encode())})
+
+    added = RuleChange.objects.get(rule_name="Renamed in staging")
+    assert added.action == "add" and added.user.username == "manager" and added.changes["via"] == "import"
+    assert RuleChange.objects.get(rule_name="Students and interns → disqualify").changes["fields"]["is_active"] == [True, False]
+    page = manager.get(reverse("admin:routing_rulechange_changelist")).content.decode()
+    assert "manager (routing document import)" in page

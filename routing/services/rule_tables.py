@@ -9,6 +9,7 @@ live table is archived, not changed.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,14 +18,19 @@ from django.utils.translation import gettext as _
 
 from routing.models import Rule, RuleAction, RuleChange, RuleCondition, RuleTable, rule_table_live_id
 from routing.rule_diff import rule_tables_compare
-from routing.ruleset import ruleset_invalidate
+from routing.services.rules import VERSION_ACTIONS, rule_change_record, ruleset_changed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from routing.services.rules import Actor
 
 _RULE_FIELDS = ("lineage", "name", "position", "is_active", "match", "target", "target_rep_id", "target_pool_id", "hits", "last_hit_at")
 _CONDITION_FIELDS = ("field", "operator", "value", "domain_list_id")
 _ACTION_FIELDS = ("position", "kind", "channel_id", "recipient", "recipient_rep_id", "template", "text", "config")
 
 
-def _user(user):
+def _user(user: Actor) -> AbstractBaseUser | None:
     return user if getattr(user, "is_authenticated", False) else None
 
 
@@ -32,9 +38,9 @@ def _label(table: RuleTable) -> str:
     return table.label[:150]
 
 
-def _record(*, table: RuleTable, user, action: str, changes: dict) -> RuleChange:
+def _record(*, table: RuleTable, user: Actor, action: str, changes: dict) -> RuleChange:
     """The audit row of a version change; `rule_name` carries the version's name (there is no single rule)."""
-    return RuleChange.objects.create(rule=None, table=table, rule_name=_label(table), user=_user(user), action=action, changes=changes)
+    return rule_change_record(rule=None, table=table, rule_name=_label(table), user=user, action=action, changes=changes)
 
 
 def rule_table_live() -> RuleTable:
@@ -43,7 +49,16 @@ def rule_table_live() -> RuleTable:
 
 
 def rule_table_draft() -> RuleTable | None:
+    """The draft being edited, if any (there is at most one)."""
     return RuleTable.objects.filter(status=RuleTable.Status.DRAFT).first()
+
+
+def live_edited_since_copy(*, draft: RuleTable) -> bool:
+    """Whether the live rules were edited (or a rule deleted) after `draft` was copied: publishing undoes that."""
+    return (
+        Rule.objects.filter(updated_at__gt=draft.created_at).exists()
+        or RuleChange.objects.filter(table_id=rule_table_live_id(), at__gt=draft.created_at).exclude(action__in=VERSION_ACTIONS).exists()
+    )
 
 
 def _table_copy(*, source: RuleTable, target: RuleTable) -> None:
@@ -58,7 +73,7 @@ def _table_copy(*, source: RuleTable, target: RuleTable) -> None:
     RuleAction.objects.bulk_create(actions)
 
 
-def _draft_create(*, source: RuleTable, user, name: str, note: str) -> RuleTable:
+def _draft_create(*, source: RuleTable, user: Actor, name: str, note: str) -> RuleTable:
     refused = ValidationError(_("There is already a draft: publish or discard it first."))
     if RuleTable.objects.filter(status=RuleTable.Status.DRAFT).exists():
         raise refused
@@ -72,7 +87,7 @@ def _draft_create(*, source: RuleTable, user, name: str, note: str) -> RuleTable
 
 
 @transaction.atomic
-def draft_start(*, user, name: str = "", note: str = "") -> RuleTable:
+def draft_start(*, user: Actor, name: str = "", note: str = "") -> RuleTable:
     """A draft: a copy of the live table to edit without touching routing. One draft at a time."""
     live = rule_table_live()
     draft = _draft_create(source=live, user=user, name=name or _("Draft"), note=note)
@@ -81,7 +96,7 @@ def draft_start(*, user, name: str = "", note: str = "") -> RuleTable:
 
 
 @transaction.atomic
-def draft_publish(*, draft: RuleTable, user, now: datetime | None = None) -> RuleTable:
+def draft_publish(*, draft: RuleTable, user: Actor, now: datetime | None = None) -> RuleTable:
     """Make the draft the live table and archive the live one, in one transaction; records who and when.
 
     Hit counts and last hits carry over to the same rule (by lineage) in the new live table, so the dashboard and
@@ -110,12 +125,12 @@ def draft_publish(*, draft: RuleTable, user, now: datetime | None = None) -> Rul
     _record(table=draft, user=user, action="publish", changes={"replaced": live.pk if live else None, "what changed": summary})
     # Every process sees the new live table's id in the rule set version on its next lead; this one also drops
     # its compiled copy once the switch is committed.
-    transaction.on_commit(ruleset_invalidate)
+    ruleset_changed()
     return draft
 
 
 @transaction.atomic
-def draft_discard(*, draft: RuleTable, user) -> None:
+def draft_discard(*, draft: RuleTable, user: Actor) -> None:
     """Throw the draft away (its rules, conditions and actions); nothing live changes."""
     draft = RuleTable.objects.select_for_update().filter(pk=draft.pk, status=RuleTable.Status.DRAFT).first()
     if draft is None:
@@ -125,12 +140,12 @@ def draft_discard(*, draft: RuleTable, user) -> None:
     RuleAction.objects.filter(rule__in=rules).delete()
     rules.delete()
     # The audit row outlives the draft: it names it rather than pointing at it.
-    RuleChange.objects.create(rule=None, table=None, rule_name=_label(draft), user=_user(user), action="discard", changes={"draft": draft.pk})
+    rule_change_record(rule=None, table=None, rule_name=_label(draft), user=user, action="discard", changes={"draft": draft.pk})
     draft.delete()
 
 
 @transaction.atomic
-def version_restore(*, table: RuleTable, user) -> RuleTable:
+def version_restore(*, table: RuleTable, user: Actor) -> RuleTable:
     """An earlier version back as the draft (not live yet): the manager compares it, replays it and publishes it."""
     table = RuleTable.objects.select_for_update().get(pk=table.pk)
     if table.status != RuleTable.Status.ARCHIVED:

@@ -1,26 +1,27 @@
 """`python manage.py import_routing FILE [--dry-run]`: make this database's routing setup the document's.
 
 The whole document is checked first; on any problem every problem is printed, nothing is written and the
-command exits with status 1. Otherwise it is applied in one transaction (routing/config_io.py says how).
+command exits with status 1. Otherwise it is applied in one transaction (flows/routing_setup/ says how).
 """
 
 import json
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from flows.config_io import RoutingConfigError, routing_config_import
+from flows.routing_setup import RoutingConfigError, routing_config_import
 
 
 class Command(BaseCommand):
     help = "Import a routing setup written by export_routing (checked whole first, applied atomically)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="The JSON document.")
         parser.add_argument("--dry-run", action="store_true", help="Check and report what would change; write nothing.")
 
-    def handle(self, *, file, dry_run, **options):
+    def handle(self, *, file: str, dry_run: bool, **options: Any) -> None:
         try:
             document = json.loads(Path(file).read_bytes().decode("utf-8-sig"))
         except OSError as e:
