@@ -25,6 +25,7 @@ from reps.models import (
     Territory,
     TerritoryRegion,
 )
+from reps.services import pool_fallback_set
 from routing.models import Rule, RuleAction, RuleCondition
 from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
@@ -104,8 +105,7 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
             PoolMembership(pool=pool, rep=reps[username], position=i, weight=None) for i, username in enumerate(members)
         )
         pools[pool_name] = pool
-    Pool.objects.exclude(name="Juniors").filter(is_fallback=True).update(is_fallback=False)
-    Pool.objects.filter(name="Juniors").update(is_fallback=True)
+    pool_fallback_set(pool=pools["Juniors"])
 
     OnDutyRota.objects.all().delete()
     for weekday, username in [(0, "kasia"), (1, "marek"), (2, "kasia"), (3, "marek"), (4, "kasia")]:

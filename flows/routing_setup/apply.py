@@ -36,6 +36,7 @@ from reps.models import (
     TerritoryCity,
     TerritoryRegion,
 )
+from reps.services import pool_fallback_set
 from routing.models import Rule, RuleAction, RuleCondition
 from routing.services.rules import ACTION_FIELDS, CONDITION_FIELDS, VIA_IMPORT, rule_save
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
@@ -121,8 +122,7 @@ def _pools_apply(run: _Import) -> None:
         run.summary["pools"] += 1
     fallback = [p["name"] for p in run.plan["pools"] if p["is_fallback"]]
     if fallback:
-        Pool.objects.filter(is_fallback=True).update(is_fallback=False)
-        Pool.objects.filter(name=fallback[0]).update(is_fallback=True)
+        pool_fallback_set(pool=run.pools[fallback[0]])
 
 
 def _on_duty_rota_apply(run: _Import) -> None:
