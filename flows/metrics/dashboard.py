@@ -1,171 +1,38 @@
-"""Reads for the manager's dashboard, the wall screen and the weekly digest, across routing, SLA and reps.
-
-Every figure is an aggregate computed by the database: the number of queries is fixed (about fifteen for the
-dashboard, seven for the wall) whatever the number of leads and reps. Medians and 90th percentiles use
-PostgreSQL's `percentile_cont`; SQLite has no percentile aggregate, so there they are computed from the most
-recent `PERCENTILE_SAMPLE` leads of the period, read in one ordered query (the figures say when that happened).
-
-Speed to lead is split the way the lead's row stores it: system delay (submitted -> assigned, stored in seconds),
-rep delay (assigned -> first response, wall clock in seconds and business minutes), and the whole of it
-(submitted -> first response, wall clock).
-"""
+"""The manager's dashboard: speed to lead (median, p90, system and rep delay), SLA met and breached per rep and
+policy, conversion, quality, distribution per rep and pool (zeros included), rule hits, leads per day."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db import NotSupportedError, connection
-from django.db.models import Aggregate, Avg, BooleanField, Count, Exists, ExpressionWrapper, F, FloatField, Func, Max, OuterRef, Q, QuerySet
+from django.db.models import Avg, BooleanField, Count, Exists, ExpressionWrapper, F, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from flows.metrics.scope import (
+    DELAY_BUCKETS,
+    IDLE_RULE_DAYS,
+    OPEN_STATUSES,
+    OVERDUE_LIST_LIMIT,
+    PERCENTILE_SAMPLE,
+    PercentileCont,
+    Scope,
+    SecondsBetween,
+    _has_percentiles,
+    _minutes,
+    _share,
+    _sla_q,
+    leads_in_period,
+    leads_scoped,
+    percentile_cont,
+)
 from reps.models import Absence, Pool, PoolMembership, Rep
 from routing.models import Lead, Rule
 from sla.selectors import DUE_SOON
-
-PERCENTILE_SAMPLE = 20_000  # SQLite only: leads the percentiles are computed from
-PRESETS = ("today", "7", "30", "90")
-MAX_RANGE_DAYS = 366
-IDLE_RULE_DAYS = 90
-WALL_LIST_LIMIT = 8  # leads per list on the wall (the counts say how many in all)
-OVERDUE_LIST_LIMIT = 10
-# Rep delay in business minutes: the histogram's upper bounds (the last bucket is open-ended).
-DELAY_BUCKETS = (5, 15, 30, 60, 120, 240)
-
-OPEN_STATUSES = (Lead.Status.ASSIGNED, Lead.Status.UNASSIGNED)
-
-
-# ---------------------------------------------------------------------------------------------- database helpers
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's `percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)`: the interpolated percentile,
-    NULLs ignored. Works with `filter=` and in GROUP BY queries; other databases raise NotSupportedError."""
-
-    function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    output_field = FloatField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression, fraction: float, **extra):
-        fraction = float(fraction)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError("fraction must be between 0 and 1")
-        super().__init__(expression, fraction=repr(fraction), **extra)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        if connection.vendor != "postgresql":
-            raise NotSupportedError("percentile_cont needs PostgreSQL")
-        return super().as_sql(compiler, connection, **extra_context)
-
-
-class SecondsBetween(Func):
-    """Seconds from the second datetime to the first, as a float, in the database."""
-
-    arity = 2
-    output_field = FloatField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, template="CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS double precision)", arg_joiner=" - ", **extra_context)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, template="((julianday(%(expressions)s)) * 86400.0)", arg_joiner=") - julianday(", **extra_context)
-
-
-def percentile_cont(values: list[float], fraction: float) -> float | None:
-    """The same interpolation as PostgreSQL's percentile_cont, on sorted values."""
-    if not values:
-        return None
-    position = fraction * (len(values) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return values[low] + (values[high] - values[low]) * (position - low)
-
-
-def _has_percentiles() -> bool:
-    return connection.vendor == "postgresql"
-
-
-# ---------------------------------------------------------------------------------------------- what is measured
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which leads: received in [since, until), optionally only one team (pool) and one source."""
-
-    since: datetime
-    until: datetime
-    pool_id: int | None = None
-    source: str = ""
-    preset: str = "30"  # today / 7 / 30 / 90 / custom
-
-    @property
-    def first_day(self) -> date:
-        return timezone.localtime(self.since).date()
-
-    @property
-    def last_day(self) -> date:
-        """The last local day in the period (until is exclusive)."""
-        return timezone.localtime(self.until - timedelta(microseconds=1)).date()
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def scope_for(*, now: datetime, preset: str = "30", first: date | None = None, last: date | None = None, pool_id: int | None = None, source: str = "") -> Scope:
-    """A period preset (today, 7, 30, 90 days back from now) or a custom range of local days, inclusive."""
-    if preset == "custom" and first is not None and last is not None:
-        if last < first:
-            first, last = last, first
-        last = min(last, first + timedelta(days=MAX_RANGE_DAYS - 1))
-        return Scope(since=_local_midnight(first), until=_local_midnight(last + timedelta(days=1)), pool_id=pool_id, source=source, preset="custom")
-    if preset == "today":
-        return Scope(since=_local_midnight(timezone.localtime(now).date()), until=now, pool_id=pool_id, source=source, preset="today")
-    days = int(preset) if preset in PRESETS else 30
-    return Scope(since=now - timedelta(days=days), until=now, pool_id=pool_id, source=source, preset=str(days))
-
-
-def week_scope(*, week_start: date) -> Scope:
-    """Monday 00:00 to the next Monday 00:00, local time: one ISO week (the digest)."""
-    return scope_for(now=_local_midnight(week_start), preset="custom", first=week_start, last=week_start + timedelta(days=6))
-
-
-def leads_scoped(scope: Scope) -> QuerySet[Lead]:
-    """Leads of the team and source (any time); a team's leads came through its pool or are owned by a member."""
-    qs = Lead.objects.all()
-    if scope.pool_id:
-        member = PoolMembership.objects.filter(pool_id=scope.pool_id, rep_id=OuterRef("owner_id"))
-        qs = qs.filter(Q(pool_id=scope.pool_id) | Q(Exists(member)))
-    if scope.source:
-        qs = qs.filter(source=scope.source)
-    return qs
-
-
-def leads_in_period(scope: Scope) -> QuerySet[Lead]:
-    return leads_scoped(scope).filter(received_at__gte=scope.since, received_at__lt=scope.until)
-
-
-def _sla_q(now: datetime) -> dict[str, Q]:
-    """Filters for the SLA outcome of a lead with a clock (disqualified leads are never counted)."""
-    clock = Q(sla_due_at__isnull=False) & ~Q(status=Lead.Status.DISQUALIFIED)
-    return {
-        "met": clock & Q(first_response_at__isnull=False, first_response_at__lte=F("sla_due_at")),
-        "breached": clock & (Q(first_response_at__gt=F("sla_due_at")) | Q(first_response_at__isnull=True, sla_due_at__lte=now)),
-        "pending": clock & Q(first_response_at__isnull=True, sla_due_at__gt=now),
-    }
-
-
-def _share(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
-
-
-def _minutes(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 60.0, 1)
-
 
 # ---------------------------------------------------------------------------------------------- result types
 
@@ -639,78 +506,3 @@ def dashboard(
         pool_choices=pool_rows,
         overdue=overdue,
     )
-
-
-# ---------------------------------------------------------------------------------------------- the wall
-
-
-@dataclass
-class Wall:
-    now: datetime
-    breached: list[Lead]
-    breached_count: int
-    due_soon: list[Lead]
-    due_soon_count: int
-    unassigned: list[Lead]
-    unassigned_count: int
-    today_received: int
-    today_responded: int
-    today_median_minutes: float | None
-    reps: list[RepLine]
-
-
-def wall(*, now: datetime) -> Wall:
-    """The office TV: what is burning now, today's speed to lead, each rep's load and status. Seven queries."""
-    open_leads = Lead.objects.filter(status__in=OPEN_STATUSES, first_response_at__isnull=True)
-    breached_q = Q(sla_due_at__lte=now)
-    due_soon_q = Q(sla_due_at__gt=now, sla_due_at__lte=now + DUE_SOON)
-    unassigned_q = Q(status=Lead.Status.UNASSIGNED)
-    counts = open_leads.aggregate(
-        breached=Count("id", filter=breached_q), due_soon=Count("id", filter=due_soon_q), unassigned=Count("id", filter=unassigned_q)
-    )
-    listed = open_leads.select_related("owner")
-    breached = list(listed.filter(breached_q).order_by("sla_due_at", "id")[:WALL_LIST_LIMIT])
-    due_soon = list(listed.filter(due_soon_q).order_by("sla_due_at", "id")[:WALL_LIST_LIMIT])
-    unassigned = list(listed.filter(unassigned_q).order_by("received_at", "id")[:WALL_LIST_LIMIT])
-    for lead in breached + due_soon:
-        lead.minutes_left = math.floor((lead.sla_due_at - now).total_seconds() / 60)
-        lead.minutes_late = -lead.minutes_left
-    for lead in unassigned:
-        lead.minutes_waiting = max(0, math.floor((now - lead.received_at).total_seconds() / 60))
-
-    today = leads_in_period(scope_for(now=now, preset="today"))
-    today_counts = today.aggregate(received=Count("id"), responded=Count("id", filter=Q(first_response_at__isnull=False)))
-    speed, _sampled = _speed_percentiles(today.filter(first_response_at__isnull=False), today_counts["responded"])
-
-    reps = []
-    for rep in _reps_with_load(now=now, scope=None):
-        code, label = rep_status(rep, out_of_office=rep.out_today)
-        reps.append(RepLine(id=rep.pk, name=rep.name, open=rep.open_now, breached=rep.breached_now, status=code, status_label=label))
-    return Wall(
-        now=now,
-        breached=breached,
-        breached_count=counts["breached"],
-        due_soon=due_soon,
-        due_soon_count=counts["due_soon"],
-        unassigned=unassigned,
-        unassigned_count=counts["unassigned"],
-        today_received=today_counts["received"],
-        today_responded=today_counts["responded"],
-        today_median_minutes=_minutes(speed["total"].median),
-        reps=reps,
-    )
-
-
-# ---------------------------------------------------------------------------------------------- the leads list
-
-
-LEAD_CSV_FIELDS = (
-    "id", "received_at", "submitted_at", "status", "source", "email", "first_name", "last_name", "company", "job_title", "phone",
-    "city", "region", "postal_code", "company_size", "industry", "language", "owner__name", "pool__name", "rule__name", "priority",
-    "sla_policy__name", "sla_due_at", "first_response_at", "system_delay_seconds", "rep_delay_seconds", "rep_delay_business_minutes",
-)  # fmt: skip
-
-
-def leads_for_export(scope: Scope) -> QuerySet:
-    """The period's leads as rows of LEAD_CSV_FIELDS, oldest first (iterate with .iterator(): memory stays flat)."""
-    return leads_in_period(scope).order_by("received_at", "id").values_list(*LEAD_CSV_FIELDS)
