@@ -40,7 +40,7 @@ from django_q.conf import Conf
 from django_q.models import OrmQ, Success
 from django_q.tasks import async_task
 
-import sla.services
+import flows.services.sweep as sweep
 from flows.services.leads import lead_create
 from flows.services.sweep import sla_tick
 from notifications.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
@@ -515,7 +515,9 @@ def test_qcluster_killed_mid_sla_sweep_the_steps_fire_once_after_restart(spawn, 
         async_task("flows.services.sweep.sla_tick", now=at, task_name="sweep-1")
         [(backend_pid, _port)] = wait_until(lambda: blocked_backends(locker.info.backend_pid) or not first.alive(), timeout=45, what="the sweep to wait on the pool")
         assert first.alive(), first.log()
-        assert {StepFiring._meta.db_table, LeadEvent._meta.db_table, OutboxMessage._meta.db_table} <= tables_written_by(backend_pid)
+        # Half-way: the reminder's step and event are written, uncommitted (its message is queued by the sweep once
+        # all of the lead's steps are done, in the same transaction: flows.services.sweep).
+        assert {StepFiring._meta.db_table, LeadEvent._meta.db_table} <= tables_written_by(backend_pid)
         first.kill_group()
         assert not group_alive(first.pid)
     finally:
@@ -552,13 +554,13 @@ def test_concurrent_sla_sweeps_fire_every_due_step_once_with_no_duplicate_event_
         for i in range(15)
     ]
     outbox_before, queued_before = OutboxMessage.objects.count(), OrmQ.objects.count()
-    real = sla.services.escalation_notify
+    real = sweep.escalation_notify
 
     def slow_notify(**kwargs):
         time.sleep(0.01)  # hold each lead's row lock a little, so the sweeps really overlap
         return real(**kwargs)
 
-    monkeypatch.setattr(sla.services, "escalation_notify", slow_notify)
+    monkeypatch.setattr(sweep, "escalation_notify", slow_notify)
     at = datetime(2026, 11, 17, 11, 40, tzinfo=WARSAW)  # 100 business minutes: remind (15), reassign (30), alert (90)
 
     fired = in_threads(sweeps, lambda: sla_tick(now=at))
