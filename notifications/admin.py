@@ -230,9 +230,9 @@ class CompanyProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not CompanyProfile.objects.exists()
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: CompanyProfile | None = None) -> bool:
         return False
 
-    def save_model(self, request: HttpRequest, obj: CompanyProfile, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: CompanyProfile, form: forms.ModelForm, change: bool) -> None:
         obj.pk = CompanyProfile.SINGLETON_ID  # the single row, whatever the form was opened as
         super().save_model(request, obj, form, change)

@@ -8,6 +8,8 @@ import holidays as holidays_lib
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -27,10 +29,10 @@ class SlaStateFilter(admin.SimpleListFilter):
     title = _("SLA")
     parameter_name = "sla"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("breached", _("Breached")), ("due_soon", _("Due within 15 minutes"))]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in ("breached", "due_soon"):
             return queryset.filter(sla_state_q(self.value(), now=timezone.now()))
         return queryset
@@ -47,10 +49,10 @@ class StepFiringInline(admin.TabularInline):
     verbose_name = _("escalation step fired")
     verbose_name_plural = _("Escalation steps fired")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -68,7 +70,7 @@ class CalendarDayForm(forms.ModelForm):
         model = CalendarDay
         fields = ["date", "kind", "opens", "closes", "note"]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         opens, closes, kind = data.get("opens"), data.get("closes"), data.get("kind")
         if kind == CalendarDay.Kind.CLOSED and (opens or closes):
@@ -92,7 +94,7 @@ class BusinessCalendarForm(forms.ModelForm):
         model = BusinessCalendar
         fields = ["name", "time_zone", "holidays_country"]
 
-    def clean_time_zone(self):
+    def clean_time_zone(self) -> str:
         value = self.cleaned_data["time_zone"].strip()
         try:
             ZoneInfo(value)
@@ -100,7 +102,7 @@ class BusinessCalendarForm(forms.ModelForm):
             raise ValidationError(_("Unknown time zone; use an IANA name such as Europe/Warsaw.")) from None
         return value
 
-    def clean_holidays_country(self):
+    def clean_holidays_country(self) -> str:
         value = self.cleaned_data["holidays_country"].strip().upper()
         if value and value not in holidays_lib.list_supported_countries():
             raise ValidationError(_("No public holidays are known for this country code."))
@@ -116,22 +118,22 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     readonly_fields = ["coming_closures"]
     fields = ["name", "time_zone", "holidays_country", "coming_closures"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("opening_hours", "days")
 
     @admin.display(description=_("Opening hours"))
-    def week(self, calendar):
+    def week(self, calendar: BusinessCalendar) -> str:
         return "; ".join(str(hours) for hours in calendar.opening_hours.all()) or "—"
 
     @admin.display(description=_("Open now"), boolean=True)
-    def open_now(self, calendar):
+    def open_now(self, calendar: BusinessCalendar) -> bool | None:
         try:
             return business_time.is_open(calendar_build(calendar), timezone.now())
         except ValueError:
             return None
 
     @admin.display(description=_("Closed days in the next 60 days"))
-    def coming_closures(self, calendar):
+    def coming_closures(self, calendar: BusinessCalendar) -> str:
         if calendar.pk is None:
             return "—"
         try:
@@ -160,7 +162,7 @@ class PolicyConditionForm(forms.ModelForm):
         model = PolicyCondition
         fields = ["field", "operator", "value", "domain_list"]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         if "operator" in data:
             errors = condition_errors(
@@ -183,7 +185,7 @@ class EscalationStepForm(forms.ModelForm):
         model = EscalationStep
         fields = ["after_minutes", "kind", "target_rep", "channel"]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         kind = data.get("kind")
         if kind == EscalationStep.Kind.NOTIFY_CHANNEL and not data.get("channel"):
@@ -205,7 +207,7 @@ class SlaPolicyForm(forms.ModelForm):
         model = SlaPolicy
         fields = ["name", "position", "is_active", "match", "priority", "calendar", "response_minutes", "autoresponse_template"]
 
-    def clean_response_minutes(self):
+    def clean_response_minutes(self) -> int | None:
         value = self.cleaned_data.get("response_minutes")
         if value == 0:
             raise ValidationError(_("Give at least one minute, or leave it empty for no clock."))
@@ -227,17 +229,17 @@ class SlaPolicyAdmin(admin.ModelAdmin):
         (_("Clock"), {"fields": ["calendar", "response_minutes", "autoresponse_template"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("calendar").prefetch_related("steps")
 
     @admin.display(description=_("First response within"), ordering="response_minutes")
-    def response(self, policy):
+    def response(self, policy: SlaPolicy) -> str:
         if policy.response_minutes is None:
             return _("no clock")
         return _("%(minutes)d business min") % {"minutes": policy.response_minutes}
 
     @admin.display(description=_("Escalation"))
-    def chain(self, policy):
+    def chain(self, policy: SlaPolicy) -> str:
         return " · ".join(str(step) for step in policy.steps.all()) or "—"
 
 
@@ -275,14 +277,14 @@ class StepFiringAdmin(admin.ModelAdmin):
     date_hierarchy = "fired_at"
 
     @admin.display(description=_("SLA policy"), ordering="step__policy__name")
-    def policy(self, firing):
+    def policy(self, firing: StepFiring) -> SlaPolicy:
         return firing.step.policy
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
