@@ -11,3 +11,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("routing.urls")),
 ]
+
+# JSON under /api/, Django's usual pages elsewhere (routing/door.py).
+handler400 = "routing.door.bad_request"
+handler403 = "routing.door.permission_denied"
+handler404 = "routing.door.page_not_found"
+handler500 = "routing.door.server_error"

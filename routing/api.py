@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from routing.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
+from routing.http_body import BodyUnreadable, form_fields
 from routing.models import Lead
 from routing.selectors import intake_source_for_token, lead_get, lead_representation, leads_by_email
 from routing.services.intake import ActivityRefused, activity_log, lead_create, lead_normalise
@@ -79,7 +80,10 @@ def _body_too_big(request) -> JsonResponse | None:
 
 def _parsed_body(request) -> dict:
     content_type = request.content_type or "application/json"
-    post = request.POST if content_type in ("application/x-www-form-urlencoded", "multipart/form-data") else {}
+    try:
+        post = form_fields(request) if content_type in ("application/x-www-form-urlencoded", "multipart/form-data") else {}
+    except BodyUnreadable as exc:
+        raise BodyError(str(exc)) from exc
     return body_parse(raw=request.body, content_type=content_type, post=post)
 
 
@@ -200,5 +204,6 @@ def openapi(request):
     return JsonResponse(openapi_document(base_url=request.build_absolute_uri("/")))
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     return errors(404, path=[_("No such API endpoint.")])
