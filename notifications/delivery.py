@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.template import Context, Template, TemplateSyntaxError
 
+from leadrouter.text import ascii_domain
 from notifications.messages import priority_label
 from notifications.models import Channel, OutboxMessage
 
@@ -123,6 +124,12 @@ def _email_recipient(message: OutboxMessage, via: Channel | None) -> str:
     return getattr(settings, "NOTIFICATIONS_FALLBACK_EMAIL", "") or settings.DEFAULT_FROM_EMAIL
 
 
+def _ascii_address(address: str) -> str:
+    """An IDN domain as its A-label: Django would encode it with IDNA 2003, which maps "straße.de" to "strasse.de"."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}@{ascii_domain(domain)}" if at and not domain.isascii() else address
+
+
 def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
     """Through Django's e-mail backend (SMTP by EMAIL_URL, the console in development)."""
     channel = message.channel
@@ -134,7 +141,7 @@ def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
         subject=subject.replace("\n", " ")[:300],
         body=message.body,
         from_email=from_email,
-        to=[_email_recipient(message, via)],
+        to=[_ascii_address(_email_recipient(message, via))],
         headers={DELIVERY_HEADER: message.key},
     )
     password = getattr(settings, "EMAIL_HOST_PASSWORD", "")

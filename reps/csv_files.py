@@ -21,7 +21,7 @@ import tablib
 from django.utils.translation import gettext as _
 from import_export.formats.base_formats import CSV
 
-from leadrouter.text import format_postal_code, postal_code_number
+from leadrouter.text import format_postal_code, idna_domain, postal_code_number
 
 LIST_SEPARATOR = ";"
 _DELIMITERS = (";", ",", "\t")
@@ -198,8 +198,12 @@ def postal_ranges_format(ranges: Iterable[tuple[int, int]]) -> str:
 
 
 def domain_normalise(text: object) -> str:
-    """ " @Gmail.com " -> "gmail.com"."""
-    return str(text or "").strip().lstrip("@").strip().lower().rstrip(".")
+    """ " @Gmail.com " -> "gmail.com"; IDNA-normalised as lead domains are ("ＧＭＡＩＬ.com" -> "gmail.com")."""
+    domain = str(text or "").strip().lstrip("@").strip().lower().rstrip(".")
+    try:
+        return idna_domain(domain)
+    except ValueError:
+        return domain  # domain_is_valid refuses it
 
 
 def domain_is_valid(domain: str) -> bool:

@@ -10,7 +10,7 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 
-from leadrouter.text import format_postal_code
+from leadrouter.text import ascii_domain, format_postal_code
 from reps.models import Absence, AccountDomain, DomainListEntry, OnDutyOverride, OnDutyRota, PostalRange, Rep, TerritoryCity, TerritoryRegion
 from routing.engine import AccountFact, TerritoryFact
 
@@ -71,7 +71,9 @@ def domain_candidates(domain: str) -> list[str]:
     if not domain or len(domain) > 253:
         return []
     labels = domain.split(".")
-    return [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))][:10]
+    candidates = [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))][:10]
+    # Entries are stored IDNA-normalised as Unicode ("żabka.pl"); one kept from before as "xn--..." matches too.
+    return candidates + [ascii_domain(c) for c in candidates if not c.isascii()]
 
 
 def domain_lists_for(*, domain: str) -> frozenset[int]:

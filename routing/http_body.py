@@ -69,9 +69,7 @@ def form_fields(request):
     try:
         return request.POST
     except (TooManyFieldsSent, TooManyFilesSent):
-        raise BodyUnreadable(
-            _("Too many fields: at most %(n)d.") % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
-        ) from None
+        raise BodyUnreadable(_("Too many fields: at most %(n)d.") % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}) from None
     except RequestDataTooBig:
         raise BodyUnreadable(too_big_message(), status=413) from None
     except MultiPartParserError:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from leadrouter.text import email_domain
 from routing.models import IntakeSource, Lead, LeadEvent
 
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -43,7 +44,8 @@ def leads_by_email(*, email: str | None, before_id: int | None = None, source: I
     if source is not None:
         qs = qs.filter(intake_source=source)
     if email:
-        qs = qs.filter(email_key=email.strip().lower())
+        local, at, _domain = email.strip().rpartition("@")
+        qs = qs.filter(email_key=f"{local}{at}{email_domain(email)}".lower() if at else email.strip().lower())
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     return qs

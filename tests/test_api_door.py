@@ -152,7 +152,13 @@ class TestChunkedBodies:
 
     def test_a_three_megabyte_chunked_body_is_413_read_no_further_than_the_limit(self, api, demo, settings):
         raw = io.BytesIO(b'{"email": "a@firma.example", "message": "' + b"x" * 3_000_000 + b'"}')
-        extra = {"CONTENT_LENGTH": "", "CONTENT_TYPE": "application/json", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": raw, "wsgi.input_terminated": True}
+        extra = {
+            "CONTENT_LENGTH": "",
+            "CONTENT_TYPE": "application/json",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": raw,
+            "wsgi.input_terminated": True,
+        }
         response = api.generic("POST", URL, b"", **extra)
         assert_json_error(response, 413)
         assert raw.tell() <= settings.INTAKE_MAX_BODY_BYTES + 1
