@@ -156,3 +156,21 @@ LOGGING = {
 # --- The door: API hardening (issue 13)
 # Every answer under /api/ is JSON (routing/door.py): CSRF failures, Django's error pages and a dropped database.
 CSRF_FAILURE_VIEW = "routing.door.csrf_failure"
+
+# Per-token rate limit of the API (routing/ratelimit.py): "<n>/<s|min|h>", "off" to turn it off.
+INTAKE_RATE_LIMIT = env.str("INTAKE_RATE_LIMIT", default="600/min")
+
+# The cache is shared by every web worker (the rate limit counts there): CACHE_URL (django-environ, e.g.
+# redis://127.0.0.1:6379/1 or dbcache://django_cache), else Redis at REDIS_URL, else the database table
+# `django_cache` (created by routing's migration 0007; `manage.py createcachetable` after changing it).
+# A database cache gets an atomic incr (leadrouter/cache.py). Never LocMem: it is per process.
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL:
+    CACHES = {"default": env.cache_url_config(CACHE_URL)}
+elif REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    CACHES["default"]["BACKEND"] = "leadrouter.cache.AtomicDatabaseCache"
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 10_000)

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from routing.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
 from routing.http_body import BodyUnreadable, form_fields
 from routing.models import Lead
+from routing.ratelimit import token_rate_limited
 from routing.selectors import intake_source_for_token, lead_get, lead_representation, leads_by_email
 from routing.services.intake import ActivityRefused, activity_log, lead_create, lead_normalise
 
@@ -51,6 +52,8 @@ def api_view(*methods: str, auth: bool = True):
                     response["WWW-Authenticate"] = 'Bearer realm="leadrouter"'
                     return response
                 request.intake_source = source
+                if too_many := token_rate_limited(source):
+                    return too_many
             if request.method == "POST":
                 too_big = _body_too_big(request)
                 if too_big:
