@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from routing.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
+from routing.honeypot import decoy_representation, honeypot_filled, without_honeypot
 from routing.http_body import BodyUnreadable, form_fields
 from routing.models import Lead
 from routing.ratelimit import token_rate_limited
@@ -112,7 +113,10 @@ def leads(request):
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key and (len(key) > 200 or not key.isprintable()):
         return errors(400, **{"Idempotency-Key": [_("At most 200 printable characters.")]})
-    lead, created = lead_create(source=request.intake_source, fields=form.lead_fields(), idempotency_key=key)
+    if honeypot_filled(request.intake_source, form.raw):
+        return JsonResponse(decoy_representation(request.intake_source, form.lead_fields()), status=201)
+    fields = without_honeypot(request.intake_source, form.lead_fields())
+    lead, created = lead_create(source=request.intake_source, fields=fields, idempotency_key=key)
     lead = lead_get(lead_id=lead.pk)
     return JsonResponse(lead_representation(lead), status=201 if created else 200)
 
