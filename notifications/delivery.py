@@ -247,6 +247,19 @@ def slack_send(message: OutboxMessage) -> int:
     return http_send(channel, method="POST", url=channel.url, body=_json(slack_body(message)), headers={"Content-Type": "application/json"})
 
 
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\](){}#~|!])")
+
+
+def teams_markdown_escape(text: str) -> str:
+    """Lead text for a Markdown + HTML field of a connector card: HTML-escaped, Markdown characters backslashed."""
+    return _TEAMS_MARKDOWN.sub(r"\\\1", str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _plain_block(*runs: dict) -> dict:
+    """A RichTextBlock of TextRuns: Adaptive Cards render TextRun text as it is, never as Markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", **run} for run in runs]}
+
+
 def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
     """An Adaptive Card (Teams Workflows webhooks); `card="messagecard"` for the older Office 365 connectors."""
     payload = message.payload
@@ -256,14 +269,15 @@ def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
     url = payload.get("lead_url")
     facts = payload.get("facts") or []
     if card == "messagecard":
+        # Office 365 connector cards render Markdown and some HTML in text and facts: escape both.
         body = {
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",
             "summary": title,
             "themeColor": COLOURS.get(priority, DEFAULT_COLOUR).lstrip("#"),
             "title": title,
-            "text": text,
-            "sections": [{"facts": [{"name": k, "value": v} for k, v in facts]}] if facts else [],
+            "text": teams_markdown_escape(text),
+            "sections": [{"facts": [{"name": teams_markdown_escape(k), "value": teams_markdown_escape(v)} for k, v in facts]}] if facts else [],
         }
         if url:
             body["potentialAction"] = [{"@type": "OpenUri", "name": "Open the lead", "targets": [{"os": "default", "uri": url}]}]
@@ -273,20 +287,17 @@ def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
         "type": "AdaptiveCard",
         "version": "1.4",
         "msteams": {"width": "Full"},
+        # Lead text goes in TextRuns, which Teams shows as plain text: a TextBlock or a FactSet renders Markdown,
+        # where a prospect could plant a link with fake text ("[Open the lead](http://evil.example)").
         "body": [
-            {
-                "type": "TextBlock",
-                "text": title,
-                "weight": "Bolder",
-                "size": "Medium",
-                "wrap": True,
-                "color": "Attention" if priority == "critical" else "Default",
-            },
-            {"type": "TextBlock", "text": text or " ", "wrap": True},
+            _plain_block(
+                {"text": title, "weight": "Bolder", "size": "Medium", "color": "Attention" if priority == "critical" else "Default"}
+            ),
+            _plain_block({"text": text or " "}),
         ],
     }
     if facts:
-        content["body"].append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
+        content["body"].extend(_plain_block({"text": f"{k}: ", "weight": "Bolder"}, {"text": v}) for k, v in facts)
     if priority:
         content["body"].append(
             {"type": "TextBlock", "text": f"Priority: {payload.get('priority_label') or priority_label(priority)}", "isSubtle": True, "wrap": True}
