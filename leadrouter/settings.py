@@ -20,6 +20,7 @@ Outbox delivery (notifications/) reads these settings with defaults, tune them h
   taken back); NOTIFICATIONS_FALLBACK_EMAIL = DEFAULT_FROM_EMAIL (where URL-less chat channels go).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "adminsortable2",
+    "axes",
     "reps",
     "routing",
     "sla",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadrouter.urls"
@@ -174,3 +177,17 @@ else:
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     CACHES["default"]["BACKEND"] = "leadrouter.cache.AtomicDatabaseCache"
     CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 10_000)
+
+# Login throttling (django-axes) for the admin and the reps' login page: after LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (a 429 page
+# in the UI language); a successful login resets the count. The address is leadrouter.client_ip's.
+AUTHENTICATION_BACKENDS = ["leadrouter.login_throttle.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "leadrouter.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
