@@ -13,6 +13,12 @@ Variables (all optional for a newcomer):
   SITE_URL         base URL used in links inside notifications; default: http://127.0.0.1:8000
   Q_WORKERS        django-q2 workers per cluster; default: 2
   EMAIL_TIMEOUT    seconds for one SMTP conversation; default: 20
+  INTAKE_RATE_LIMIT  requests per token, e.g. "600/min" (the default), "10/s", "off"
+  CACHE_URL        the shared cache (django-environ): default the database table django_cache, Redis at
+                   REDIS_URL when that is set; e.g. redis://127.0.0.1:6379/1
+  TRUSTED_PROXY_COUNT  reverse proxies in front of the app whose X-Forwarded-For is trusted; default: 0
+  LOGIN_FAILURE_LIMIT / LOGIN_LOCKOUT_MINUTES  wrong passwords per username and address before a lockout,
+                   and its length; default: 5 / 15 (see docs/security.md)
 
 Outbox delivery (notifications/) reads these settings with defaults, tune them here if needed:
   NOTIFICATIONS_HTTP_TIMEOUT (connect, read) = (5, 10) s; NOTIFICATIONS_RETRY_FOR = 24 h of retries;
