@@ -285,3 +285,73 @@ def test_connection_terminated_mid_intake_on_postgresql_is_a_json_503_and_nothin
     # The next request gets a fresh connection and works.
     response = client.post(URL, data=json.dumps({"email": "zofia@fabryka-okien.example", "source": "demo_request"}), content_type="application/json")
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_hands_a_chunked_body_to_the_api_and_the_api_bounds_it(demo, website):
+    """The real server: gunicorn de-chunks, the API reads to the end of a valid lead and stops past 1 MB."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    port = 8122
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+            **{**connection.settings_dict, "HOST": connection.settings_dict["HOST"] or "127.0.0.1", "PORT": connection.settings_dict["PORT"] or 5432}
+        ),
+        "DEBUG": "1",
+        "CONN_MAX_AGE": "0",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "--config", "/dev/null", "--bind", f"127.0.0.1:{port}", "--workers", "1", "leadrouter.wsgi:application"],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+
+        def send_chunked(parts):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {"Authorization": f"Bearer {website[1]}", "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+            conn.request("POST", URL, body=iter(parts), headers=headers, encode_chunked=True)
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type"), response.read()
+
+        lead = json.dumps({"email": "zofia@fabryka-okien.example", "source": "demo_request"}).encode()
+        status, content_type, body = send_chunked([lead[:10], lead[10:]])
+        assert status == 201, body
+        assert content_type.startswith("application/json")
+        # A 3 MB body: the answer comes once a little over 1 MB has been sent, before the rest is sent at all.
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        head = f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {website[1]}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sock.sendall(head.encode())
+        chunk = b"x" * 65536
+        for _ in range(18):  # 1.18 MB of the 3 MB
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        assert answer.status == 413, answer.read()
+        assert answer.getheader("Content-Type").startswith("application/json")
+        assert "body" in json.loads(answer.read())["errors"]
+        sock.close()
+        assert Lead.objects.filter(email="zofia@fabryka-okien.example").count() == 1
+        assert Lead.objects.count() == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
