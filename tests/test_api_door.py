@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError, connection, connections
 from django.test import Client
 from django.utils import timezone
 
+from routing import door
 from routing.models import Lead, LeadEvent
 
 URL = "/api/v1/leads/"
@@ -355,3 +356,23 @@ def test_gunicorn_hands_a_chunked_body_to_the_api_and_the_api_bounds_it(demo, we
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "handler, status",
+    [
+        (lambda r: door.bad_request(r, Exception("x")), 400),
+        (lambda r: door.permission_denied(r, Exception("x")), 403),
+        (lambda r: door.page_not_found(r, Exception("x")), 404),
+        (door.server_error, 500),
+        (lambda r: door.csrf_failure(r, reason="CSRF cookie not set."), 403),
+    ],
+)
+def test_every_error_handler_answers_json_under_the_api_and_a_page_elsewhere(rf, handler, status):
+    api_answer = handler(rf.post("/api/v1/leads/"))
+    assert api_answer.status_code == status
+    assert api_answer["Content-Type"].startswith("application/json")
+    assert json.loads(api_answer.content)["errors"]
+    page = handler(rf.post("/admin/login/"))
+    assert page.status_code == status
+    assert page["Content-Type"].startswith("text/html")
