@@ -10,7 +10,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
@@ -31,7 +33,15 @@ schema.config.generation.update(max_examples=EXAMPLES)
 def contract_token(website, demo, settings):
     """A valid token, the demo loaded (so intake routes for real), no rate limit in the way of the examples."""
     settings.INTAKE_RATE_LIMIT = "off"
-    return website[1]
+    # As Django's test client does: the test's transaction must outlive each request, so the end of a request
+    # must not close the connection (on PostgreSQL that would end the test's transaction).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield website[1]
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 @pytest.mark.django_db
