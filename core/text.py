@@ -6,6 +6,8 @@ Pure functions, no Django imports.
 import re
 import unicodedata
 
+import idna
+
 # NFKD splits "ś" into "s" + combining accent, but "ł" has no decomposition: map it by hand.
 _EXTRA = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "ss"})
 _SPACES = re.compile(r"\s+")
@@ -37,12 +39,48 @@ def format_postal_code(number: int) -> str:
     return f"{number // 1000:02d}-{number % 1000:03d}"
 
 
+def idna_domain(domain: str) -> str:
+    """A domain as routing compares it: IDNA-normalised per UTS #46, lower-case, as Unicode (the U-label form).
+
+    "ＧＭＡＩＬ.com", "gm\u200bail.com" (zero-width space), "gm\u00adail.com" (soft hyphen), "GMAIL.COM." and
+    "gmail。com" are all "gmail.com"; "ŻABKA.pl" and "xn--abka-99a.pl" are both "żabka.pl". Non-transitional
+    processing (IDNA 2008): "straße.de" stays "straße.de", not "strasse.de". Raises ValueError for a name
+    that is no valid internationalised host name (a joiner out of context, "_", a space, an empty label...).
+    An address literal ("[192.0.2.1]") is only lower-cased.
+    """
+    text = domain.strip()
+    if not text or (text.startswith("[") and text.endswith("]")):
+        return text.lower()
+    try:
+        ascii_form = idna.encode(text, uts46=True, transitional=False, std3_rules=True)
+        return idna.decode(ascii_form).rstrip(".")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def ascii_domain(domain: str) -> str:
+    """The A-label form ("żabka.pl" -> "xn--abka-99a.pl"), what DNS and mail servers need; unchanged if it is no IDN."""
+    try:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return domain
+
+
 def email_domain(email: str) -> str:
-    """The lower-cased part after the last "@"."""
-    return email.rsplit("@", 1)[-1].strip().lower() if "@" in email else ""
+    """The part after the last "@", normalised as `idna_domain` does (lower-cased only if it cannot be)."""
+    if "@" not in email:
+        return ""
+    domain = email.rsplit("@", 1)[-1]
+    try:
+        return idna_domain(domain)
+    except ValueError:
+        return domain.strip().lower()
 
 
 def email_key(email: str | None) -> str:
-    """The whole address as repeat leads are matched by: stripped and lower-cased ("Stały@Firma.example" ->
-    "stały@firma.example"). Python's lower(), not the database's case-insensitive compare, so every backend agrees."""
-    return (email or "").strip().lower()
+    """The whole address as repeat leads are matched by: the local part lower-cased, the domain as `email_domain`
+    gives it ("Stały@Firma.example" -> "stały@firma.example"). Python's lower(), not the database's
+    case-insensitive compare, so every backend agrees."""
+    email = (email or "").strip()
+    local, at, _domain = email.rpartition("@")
+    return f"{local.lower()}@{email_domain(email)}" if at else email.lower()

@@ -12,7 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 from flows.forms import ActivityForm, BodyError, LeadIntakeForm, body_parse
 from flows.selectors import lead_preview
 from flows.services.leads import ActivityRefused, activity_log, lead_create
+from routing.honeypot import decoy_representation, honeypot_filled, without_honeypot
+from routing.http_body import BodyUnreadable, form_fields
 from routing.models import Lead
+from routing.ratelimit import token_rate_limited
 from routing.selectors import intake_source_for_token, lead_get, lead_representation, leads_by_email
 from routing.services.intake import intake_source_touch, lead_normalise
 
@@ -52,6 +55,8 @@ def api_view(*methods: str, auth: bool = True):
                     response["WWW-Authenticate"] = 'Bearer realm="leadrouter"'
                     return response
                 request.intake_source = source
+                if too_many := token_rate_limited(source):
+                    return too_many
                 intake_source_touch(source=source, now=timezone.now())  # last_used_at, at most one write a minute
             if request.method == "POST":
                 too_big = _body_too_big(request)
@@ -82,7 +87,10 @@ def _body_too_big(request) -> JsonResponse | None:
 
 def _parsed_body(request) -> dict:
     content_type = request.content_type or "application/json"
-    post = request.POST if content_type in ("application/x-www-form-urlencoded", "multipart/form-data") else {}
+    try:
+        post = form_fields(request) if content_type in ("application/x-www-form-urlencoded", "multipart/form-data") else {}
+    except BodyUnreadable as exc:
+        raise BodyError(str(exc)) from exc
     return body_parse(raw=request.body, content_type=content_type, post=post)
 
 
@@ -108,7 +116,10 @@ def leads(request):
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key and (len(key) > 200 or not key.isprintable()):
         return errors(400, **{"Idempotency-Key": [_("At most 200 printable characters.")]})
-    lead, created = lead_create(source=request.intake_source, fields=form.lead_fields(), idempotency_key=key)
+    if honeypot_filled(request.intake_source, form.raw):
+        return JsonResponse(decoy_representation(request.intake_source, form.lead_fields()), status=201)
+    fields = without_honeypot(request.intake_source, form.lead_fields())
+    lead, created = lead_create(source=request.intake_source, fields=fields, idempotency_key=key)
     lead = lead_get(lead_id=lead.pk)
     return JsonResponse(lead_representation(lead), status=201 if created else 200)
 
@@ -197,5 +208,6 @@ def openapi(request):
     return JsonResponse(openapi_document(base_url=request.build_absolute_uri("/")))
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     return errors(404, path=[_("No such API endpoint.")])

@@ -1,7 +1,9 @@
 """Validation of the intake API's bodies. The forms are also the source of the OpenAPI document."""
 
+import codecs
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 from django import forms
@@ -11,12 +13,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.iso_codes import COUNTRIES, LANGUAGES
+from core.text import idna_domain
 from routing.models import Activity
 
 MAX_FUTURE = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_EXTRA_KEYS = 100
 MAX_DEPTH = 32
+ASCII_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 class BodyError(ValueError):
@@ -26,6 +30,7 @@ class BodyError(ValueError):
 def body_parse(*, raw: bytes, content_type: str, post) -> dict:
     """The request body as a dict of JSON values: a JSON object, or a form-encoded body."""
     form_encoded = content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # Windows tools start UTF-8 with a BOM; JSON allows ignoring it
     # `curl -d '{...}'` sends JSON labelled as a form: read it as the JSON it is.
     if form_encoded and not raw.lstrip().startswith(b"{"):
         return {key: post.get(key) for key in post}
@@ -123,14 +128,25 @@ def _now_or_past(value: datetime | None) -> datetime:
 
 
 class StrictIntegerField(forms.IntegerField):
-    """An integer in JSON (not a bool, not 2.5), or digits in a form."""
+    """A whole number: a JSON integer (3.0 counts as 3; not a bool, not 2.5, not a list or object) or ASCII digits
+    in a string ("400"); "" and null are "not given", in JSON as in a form. Other scripts' digits ("٤٠٠",
+    fullwidth "４００") are refused: they are not what an integer column or a range rule expects to compare.
+    """
 
     def to_python(self, value):
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if isinstance(value, float):
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return super().to_python(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            if ASCII_INTEGER.fullmatch(text):
+                return int(text)
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
 class ApiForm(forms.Form):
@@ -164,7 +180,11 @@ class ApiForm(forms.Form):
             self.cleaned_data.pop(key, None)
 
     def field_errors(self) -> dict[str, list[str]]:
-        return {("body" if field == "__all__" else field): [str(m) for m in messages] for field, messages in self.errors.items()}
+        # A field name that is not valid Unicode (a lone surrogate) is shown escaped: the answer must encode.
+        return {
+            ("body" if field == "__all__" else field.encode("utf-8", "backslashreplace").decode("utf-8")): [str(m) for m in messages]
+            for field, messages in self.errors.items()
+        }
 
 
 def _char(max_length: int, help_text: str = "", required: bool = False) -> forms.CharField:
@@ -174,7 +194,7 @@ def _char(max_length: int, help_text: str = "", required: bool = False) -> forms
 class LeadIntakeForm(ApiForm):
     """POST /api/v1/leads/ and /api/v1/route/preview."""
 
-    email = forms.EmailField(max_length=254, help_text="A valid address; the domain is lower-cased.")
+    email = forms.EmailField(max_length=254, help_text="A valid address; the domain is IDNA-normalised (UTS #46) and lower-cased.")
     first_name = _char(100)
     last_name = _char(100)
     company = _char(200)
@@ -198,8 +218,15 @@ class LeadIntakeForm(ApiForm):
     )  # fmt: skip
 
     def clean_email(self) -> str:
+        # The domain as the free-mail / VIP lists and accounts are matched: UTS #46 (core.text.idna_domain).
         local, _at, domain = self.cleaned_data["email"].rpartition("@")
-        return f"{local}@{domain.lower()}"
+        try:
+            email = f"{local}@{idna_domain(domain)}"
+        except ValueError:
+            raise forms.ValidationError(_("The e-mail domain is not a valid internationalised domain name."), code="invalid_domain") from None
+        if len(email) > 254:
+            raise forms.ValidationError(_("Enter a valid email address."), code="invalid")
+        return email
 
     def clean_country(self) -> str:
         code = (self.cleaned_data.get("country") or "PL").upper()

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from core.iso_codes import COUNTRIES, LANGUAGES
 from flows.forms import ActivityForm, IsoDateTimeField, LeadIntakeForm, StrictIntegerField
 from routing.models import Activity, Lead, LeadEvent, Priority
 
@@ -30,11 +31,19 @@ def _field_schema(field: forms.Field) -> dict:
     return schema
 
 
+# What the forms check beyond a field's type and length (flows/forms.py clean_<field>).
+FIELD_CONSTRAINTS = {
+    "country": {"enum": sorted(COUNTRIES), "minLength": 2, "description": 'ISO 3166-1 alpha-2 (any case); default "PL".'},
+    "language": {"enum": sorted(LANGUAGES), "minLength": 2, "description": 'ISO 639-1 (any case); default "pl".'},
+    "email": {"minLength": 3},
+}
+
+
 def form_schema(form_class: type[forms.Form], *, extra: bool) -> dict:
     fields = form_class.base_fields
     schema = {
         "type": "object",
-        "properties": {name: _field_schema(field) for name, field in fields.items()},
+        "properties": {name: {**_field_schema(field), **FIELD_CONSTRAINTS.get(name, {})} for name, field in fields.items()},
         "required": [name for name, field in fields.items() if field.required],
         "additionalProperties": extra,
     }
@@ -43,8 +52,13 @@ def form_schema(form_class: type[forms.Form], *, extra: bool) -> dict:
     return schema
 
 
+MAX_ID = 2**63 - 1  # a lead id is a 64-bit integer
+
+
 def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
+    # OpenAPI 3.0.3: an enum does not admit null unless it lists it, nullable or not.
+    enum = {"enum": [*schema["enum"], None]} if "enum" in schema else {}
+    return {**schema, **enum, "nullable": True}
 
 
 def lead_schema() -> dict:
@@ -95,7 +109,21 @@ def openapi_document(*, base_url: str) -> dict:
     bad = _json("Errors", "Bad input; nothing is stored")
     unauthorized = _json("Errors", "Missing, wrong or revoked token; nothing is stored")
     not_found = _json("Errors", "No such lead")
-    lead_id = {"name": "lead_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    # Every answer of the API, also these, is JSON (routing/door.py).
+    common = {
+        "405": _json("Errors", "Method not allowed (the Allow header lists the allowed ones)"),
+        "503": _json("Errors", "The database is unavailable; nothing is stored. Retry after Retry-After seconds"),
+    }
+    authed = {
+        "401": unauthorized,
+        "429": _json("Errors", "Too many requests for this token (INTAKE_RATE_LIMIT); retry after Retry-After seconds"),
+        **common,
+    }
+    with_body = {
+        "411": _json("Errors", "A chunked body on a server that cannot tell where it ends: send Content-Length"),
+        "413": _json("Errors", "Body larger than 1 MB"),
+    }
+    lead_id = {"name": "lead_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
     intake_body = {
         "required": True,
         "content": {
@@ -127,18 +155,23 @@ def openapi_document(*, base_url: str) -> dict:
                     ],
                     "requestBody": intake_body,
                     "responses": {
-                        "201": _json("Lead", "The lead, routed"),
+                        "201": _json("Lead", "The lead, routed (or, for a web form's filled honeypot field, a decoy: nothing stored)"),
                         "200": _json("Lead", "A retry: the earlier lead; nothing new stored"),
                         "400": bad,
-                        "401": unauthorized,
-                        "413": _json("Errors", "Body larger than 1 MB"),
+                        **authed,
+                        **with_body,
                     },
                 },
                 "get": {
                     "summary": "Leads by e-mail, newest first",
                     "parameters": [
-                        {"name": "email", "in": "query", "schema": {"type": "string"}},
-                        {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "Page cursor (from `next`)."},
+                        {"name": "email", "in": "query", "schema": {"type": "string", "maxLength": 254}},
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                            "description": "Page cursor (from `next`).",
+                        },
                     ],
                     "responses": {
                         "200": {
@@ -151,22 +184,28 @@ def openapi_document(*, base_url: str) -> dict:
                                             "results": {"type": "array", "items": {"$ref": "#/components/schemas/Lead"}},
                                             "next": {"type": "string", "format": "uri", "nullable": True},
                                         },
+                                        "required": ["results", "next"],
                                     }
                                 }
                             },
                         },
-                        "401": unauthorized,
+                        "400": _json("Errors", "A bad cursor or e-mail"),
+                        **authed,
                     },
                 },
             },
             "/api/v1/leads/{lead_id}/": {
-                "get": {"summary": "One lead", "parameters": [lead_id], "responses": {"200": _json("Lead", "The lead"), "401": unauthorized, "404": not_found}}
+                "get": {
+                    "summary": "One lead",
+                    "parameters": [lead_id],
+                    "responses": {"200": _json("Lead", "The lead"), "404": not_found, **authed},
+                }
             },
             "/api/v1/route/preview": {
                 "post": {
                     "summary": "What would happen to this lead now (stores nothing, moves no round-robin pointer)",
                     "requestBody": intake_body,
-                    "responses": {"200": _json("LeadPreview", "The decision"), "400": bad, "401": unauthorized, "413": _json("Errors", "Body larger than 1 MB")},
+                    "responses": {"200": _json("LeadPreview", "The decision"), "400": bad, **authed, **with_body},
                 }
             },
             "/api/v1/leads/{lead_id}/activities/": {
@@ -174,10 +213,19 @@ def openapi_document(*, base_url: str) -> dict:
                     "summary": "Log a call, e-mail, meeting or note; the first call / e-mail / meeting stops the SLA clock",
                     "parameters": [lead_id],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActivityIn"}}}},
-                    "responses": {"201": _json("Activity", "Logged"), "400": bad, "401": unauthorized, "404": not_found},
+                    "responses": {"201": _json("Activity", "Logged"), "400": bad, "404": not_found, **authed, **with_body},
                 }
             },
-            "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "405": common["405"],
+                    },
+                }
+            },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "One token per intake source."}},

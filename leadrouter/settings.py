@@ -13,11 +13,15 @@ Variables (all optional for a newcomer):
   SITE_URL         base URL used in links inside notifications; default: http://127.0.0.1:8000
   Q_WORKERS        django-q2 workers per cluster; default: 2
   EMAIL_TIMEOUT    seconds for one SMTP conversation; default: 20
-  CACHE_URL        default: locmemcache:// (per process). Production: one cache all processes share, e.g.
-                   dbcache://leadrouter_cache (after `manage.py createcachetable`) or redis://127.0.0.1:6379/1
   STATIC_ROOT      where `collectstatic` puts static files (whitenoise serves them); default: <project>/staticfiles
   LOG_FORMAT       text or json (one JSON object per line, with the lead's id); default: text when DEBUG, else json
   LOG_LEVEL        default: INFO
+  INTAKE_RATE_LIMIT  requests per token, e.g. "600/min" (the default), "10/s", "off"
+  CACHE_URL        the shared cache (django-environ): default the database table django_cache, Redis at
+                   REDIS_URL when that is set; e.g. redis://127.0.0.1:6379/1
+  TRUSTED_PROXY_COUNT  reverse proxies in front of the app whose X-Forwarded-For is trusted; default: 0
+  LOGIN_FAILURE_LIMIT / LOGIN_LOCKOUT_MINUTES  wrong passwords per username and address before a lockout,
+                   and its length; default: 5 / 15 (see docs/security.md)
 
 Database connections (PostgreSQL; see docs/deployment.md for the trade-off):
   CONN_MAX_AGE     seconds a connection is kept between requests (persistent connections); default: 60
@@ -79,6 +83,8 @@ INSTALLED_APPS = [
     "django_q",
     "import_export",
     "adminsortable2",
+    "axes",
+    "csp",
     # The project's apps, in layers: each imports only those below it (import-linter, see pyproject.toml).
     "flows",
     "notifications",
@@ -92,6 +98,7 @@ MIDDLEWARE = [
     "leadrouter.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "routing.door.ApiDoorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -99,6 +106,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadrouter.urls"
@@ -167,8 +176,6 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = DEBUG
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
-
 # Behind a TLS proxy (see the header). Off by default, so `make run` on plain http://127.0.0.1 keeps working.
 if _proxy_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
     if len(_proxy_header) != 2:
@@ -232,3 +239,60 @@ NOTIFICATIONS_SWEEP_LEASE = timedelta(minutes=5)  # a row the sweep handed out i
 # Every line carries the id of the lead being processed (core/logcontext.py); JSON lines for log collectors.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# --- The door: API hardening (issue 13)
+# Every answer under /api/ is JSON (routing/door.py): CSRF failures, Django's error pages and a dropped database.
+CSRF_FAILURE_VIEW = "routing.door.csrf_failure"
+
+# Per-token rate limit of the API (routing/ratelimit.py): "<n>/<s|min|h>", "off" to turn it off.
+INTAKE_RATE_LIMIT = env.str("INTAKE_RATE_LIMIT", default="600/min")
+
+# The cache is shared by every web worker (the rate limit counts there): CACHE_URL (django-environ, e.g.
+# redis://127.0.0.1:6379/1 or dbcache://django_cache), else Redis at REDIS_URL, else the database table
+# `django_cache` (created by routing's migration 0007; `manage.py createcachetable` after changing it).
+# A database cache gets an atomic incr (leadrouter/cache.py). Never LocMem: it is per process.
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL:
+    CACHES = {"default": env.cache_url_config(CACHE_URL)}
+elif REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    CACHES["default"]["BACKEND"] = "leadrouter.cache.AtomicDatabaseCache"
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 10_000)
+
+# Login throttling (django-axes) for the admin and the reps' login page: after LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (a 429 page
+# in the UI language); a successful login resets the count. The address is leadrouter.client_ip's.
+AUTHENTICATION_BACKENDS = ["leadrouter.login_throttle.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "leadrouter.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Content-Security-Policy on every page (django-csp): scripts only from this site or inline with the
+# request's nonce (templates use {{ request.csp_nonce }}), plus the one inline handler django-import-export's
+# export page has, by its hash; styles from this site and inline (the admin and our pages use style
+# attributes, which nonces cannot cover); nothing framed, no plugins, forms post only here.
+from csp.constants import NONCE  # noqa: E402 - kept with the rest of this block
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE, "'unsafe-hashes'", "'sha256-wid4zL8fR53ZYy1ljOepzR77Dn6vWUUxuNnnWWBP3I8='"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}

@@ -18,3 +18,9 @@ urlpatterns = [
     path("health/live/", health, name="health-live"),
     path("", include("flows.urls")),
 ]
+
+# JSON under /api/, Django's usual pages elsewhere (routing/door.py).
+handler400 = "routing.door.bad_request"
+handler403 = "routing.door.permission_denied"
+handler404 = "routing.door.page_not_found"
+handler500 = "routing.door.server_error"

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
 
+from core.text import ascii_domain
 from notifications.messages import priority_label
 from notifications.models import Channel, OutboxMessage
 
@@ -124,6 +125,12 @@ def _email_recipient(message: OutboxMessage, via: Channel | None) -> str:
     return settings.NOTIFICATIONS_FALLBACK_EMAIL or settings.DEFAULT_FROM_EMAIL
 
 
+def _ascii_address(address: str) -> str:
+    """An IDN domain as its A-label: Django would encode it with IDNA 2003, which maps "straße.de" to "strasse.de"."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}@{ascii_domain(domain)}" if at and not domain.isascii() else address
+
+
 def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
     """Through Django's e-mail backend (SMTP by EMAIL_URL, the console in development)."""
     channel = message.channel
@@ -137,7 +144,7 @@ def email_send(message: OutboxMessage, *, via: Channel | None = None) -> None:
         subject=subject.replace("\n", " ")[:300],
         body=message.body,
         from_email=from_email,
-        to=[_email_recipient(message, via)],
+        to=[_ascii_address(_email_recipient(message, via))],
         headers={DELIVERY_HEADER: message.key},
     )
     if html:
@@ -245,6 +252,19 @@ def slack_send(message: OutboxMessage) -> int:
     return http_send(channel, method="POST", url=channel.url, body=_json(slack_body(message)), headers={"Content-Type": "application/json"})
 
 
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\](){}#~|!])")
+
+
+def teams_markdown_escape(text: str) -> str:
+    """Lead text for a Markdown + HTML field of a connector card: HTML-escaped, Markdown characters backslashed."""
+    return _TEAMS_MARKDOWN.sub(r"\\\1", str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _plain_block(*runs: dict) -> dict:
+    """A RichTextBlock of TextRuns: Adaptive Cards render TextRun text as it is, never as Markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", **run} for run in runs]}
+
+
 def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
     """An Adaptive Card (Teams Workflows webhooks); `card="messagecard"` for the older Office 365 connectors."""
     payload = message.payload
@@ -254,14 +274,15 @@ def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
     url = payload.get("lead_url")
     facts = payload.get("facts") or []
     if card == "messagecard":
+        # Office 365 connector cards render Markdown and some HTML in text and facts: escape both.
         body = {
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",
             "summary": title,
             "themeColor": COLOURS.get(priority, DEFAULT_COLOUR).lstrip("#"),
             "title": title,
-            "text": text,
-            "sections": [{"facts": [{"name": k, "value": v} for k, v in facts]}] if facts else [],
+            "text": teams_markdown_escape(text),
+            "sections": [{"facts": [{"name": teams_markdown_escape(k), "value": teams_markdown_escape(v)} for k, v in facts]}] if facts else [],
         }
         if url:
             body["potentialAction"] = [{"@type": "OpenUri", "name": "Open the lead", "targets": [{"os": "default", "uri": url}]}]
@@ -271,20 +292,17 @@ def teams_body(message: OutboxMessage, *, card: str = "adaptive") -> dict:
         "type": "AdaptiveCard",
         "version": "1.4",
         "msteams": {"width": "Full"},
+        # Lead text goes in TextRuns, which Teams shows as plain text: a TextBlock or a FactSet renders Markdown,
+        # where a prospect could plant a link with fake text ("[Open the lead](http://evil.example)").
         "body": [
-            {
-                "type": "TextBlock",
-                "text": title,
-                "weight": "Bolder",
-                "size": "Medium",
-                "wrap": True,
-                "color": "Attention" if priority == "critical" else "Default",
-            },
-            {"type": "TextBlock", "text": text or " ", "wrap": True},
+            _plain_block(
+                {"text": title, "weight": "Bolder", "size": "Medium", "color": "Attention" if priority == "critical" else "Default"}
+            ),
+            _plain_block({"text": text or " "}),
         ],
     }
     if facts:
-        content["body"].append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]})
+        content["body"].extend(_plain_block({"text": f"{k}: ", "weight": "Bolder"}, {"text": v}) for k, v in facts)
     if priority:
         content["body"].append(
             {"type": "TextBlock", "text": f"Priority: {payload.get('priority_label') or priority_label(priority)}", "isSubtle": True, "wrap": True}

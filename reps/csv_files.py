@@ -24,6 +24,7 @@ import tablib
 from django.utils.translation import gettext as _
 from import_export.formats.base_formats import CSV
 
+from core.text import idna_domain
 from reps.postal_ranges import OwnedRange, postal_range_format, postal_range_parse, range_conflicts
 
 __all__ = [  # the postal-range names are re-exported from reps.postal_ranges (their one home)
@@ -204,8 +205,12 @@ def postal_ranges_format(ranges: Iterable[tuple[int, int]]) -> str:
 
 
 def domain_normalise(text: object) -> str:
-    """ " @Gmail.com " -> "gmail.com"."""
-    return str(text or "").strip().lstrip("@").strip().lower().rstrip(".")
+    """ " @Gmail.com " -> "gmail.com"; IDNA-normalised as lead domains are ("ＧＭＡＩＬ.com" -> "gmail.com")."""
+    domain = str(text or "").strip().lstrip("@").strip().lower().rstrip(".")
+    try:
+        return idna_domain(domain)
+    except ValueError:
+        return domain  # domain_is_valid refuses it
 
 
 def domain_is_valid(domain: str) -> bool:

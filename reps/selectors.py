@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.engine import AccountFact, TerritoryFact
-from core.text import format_postal_code
+from core.text import ascii_domain, format_postal_code
 from reps.models import (
     Absence,
     AccountDomain,
@@ -92,7 +92,9 @@ def domain_candidates(domain: str) -> list[str]:
     if not domain or len(domain) > 253:
         return []
     labels = domain.split(".")
-    return [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))][:10]
+    candidates = [".".join(labels[i:]) for i in range(0, max(len(labels) - 1, 1))][:10]
+    # Entries are stored IDNA-normalised as Unicode ("żabka.pl"); one kept from before as "xn--..." matches too.
+    return candidates + [ascii_domain(c) for c in candidates if not c.isascii()]
 
 
 def domain_lists_for(*, domain: str) -> frozenset[int]:

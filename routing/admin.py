@@ -16,14 +16,14 @@ class IntakeSourceAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "reads_all_leads"]
-        return ["name", "reads_all_leads", "token_prefix", "created_at", "last_used_at", "revoked_at"]
+            return ["name", "reads_all_leads", "honeypot_field"]
+        return ["name", "reads_all_leads", "honeypot_field", "token_prefix", "created_at", "last_used_at", "revoked_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "reads_all_leads"])
+            obj.save(update_fields=["name", "reads_all_leads", "honeypot_field"])
             return
-        source, token = intake_source_create(name=obj.name, reads_all_leads=obj.reads_all_leads)
+        source, token = intake_source_create(name=obj.name, reads_all_leads=obj.reads_all_leads, honeypot_field=obj.honeypot_field)
         obj.pk, obj.token_hash, obj.token_prefix = source.pk, source.token_hash, source.token_prefix
         obj._state.adding = False
         messages.warning(request, format_html(_("Token for {}: <code>{}</code> — copy it now, it is shown only once."), source.name, token))

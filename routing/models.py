@@ -1,6 +1,8 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,6 +25,16 @@ class IntakeSource(models.Model):
         default=False,
         help_text=_("For a CRM sync: read and log activities on leads from every source. Otherwise only on its own leads."),
     )
+    honeypot_field = models.CharField(
+        _("honeypot field"),
+        max_length=64,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Za-z_][A-Za-z0-9_.-]*$", _("Letters, digits, _ . - only, starting with a letter or _."))],
+        help_text=_(
+            "For a web form: the name of a hidden field that people leave empty (e.g. website_url). A submission with it "
+            "filled in is answered as a success, but nothing is stored, routed or notified, so bots learn nothing."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -31,6 +43,12 @@ class IntakeSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from routing.honeypot import honeypot_name_problem
+
+        if problem := honeypot_name_problem(self.honeypot_field):
+            raise ValidationError({"honeypot_field": problem})
 
     @property
     def is_active(self) -> bool:

@@ -40,6 +40,8 @@ def _events() -> Prefetch:
 
 def lead_get(*, lead_id: int, source: IntakeSource | None = None) -> Lead | None:
     """One lead; with `source`, only if that source sent it in."""
+    if not 0 < lead_id < 2**63:  # past a 64-bit id the database would raise, not answer "none"
+        return None
     qs = Lead.objects.select_related("owner", "rule").prefetch_related(_events()).filter(pk=lead_id)
     if source is not None:
         qs = qs.filter(intake_source=source)

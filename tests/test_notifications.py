@@ -336,7 +336,7 @@ def test_teams_channel_gets_an_adaptive_card_marked_critical(demo, wired, django
 
     card = requests_to(wired, "/teams/")[0].json()["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert card["content"]["body"][0]["color"] == "Attention"
+    assert card["content"]["body"][0]["inlines"][0]["color"] == "Attention"
     assert card["content"]["actions"][0]["url"].endswith(f"/admin/routing/lead/{lead.pk}/change/")
 
 

@@ -21,10 +21,12 @@ def token_hash(raw: str) -> str:
 
 
 @transaction.atomic
-def intake_source_create(*, name: str, reads_all_leads: bool = False) -> tuple[IntakeSource, str]:
+def intake_source_create(*, name: str, reads_all_leads: bool = False, honeypot_field: str = "") -> tuple[IntakeSource, str]:
     """A new intake source and its raw token; only the token's hash is kept, so the raw one is shown once."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    source = IntakeSource.objects.create(name=name, token_hash=token_hash(raw), token_prefix=raw[:10], reads_all_leads=reads_all_leads)
+    source = IntakeSource.objects.create(
+        name=name, token_hash=token_hash(raw), token_prefix=raw[:10], reads_all_leads=reads_all_leads, honeypot_field=honeypot_field
+    )
     return source, raw
 
 
