@@ -1,4 +1,4 @@
-"""The intake API (shared/spec/api.md): thin handlers that parse, call one service or selector, render."""
+"""The intake API (docs/api.md): thin handlers that parse, call one service or selector, render."""
 
 import functools
 

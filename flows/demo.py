@@ -1,4 +1,4 @@
-"""The TechPol demo (../shared/spec/techpol-demo.md): what every new user starts with.
+"""The TechPol demo (docs/demo.md): what every new user starts with.
 
 Idempotent: objects are found by natural keys and brought back to the demo's state, so loading twice
 leaves one copy.

@@ -2,7 +2,7 @@
 
 Reading: UTF-8 with or without BOM, else Windows-1250 (Excel's "CSV" on a Polish Windows); `;`, `,` or tab
 between cells, whichever the header line uses. Writing: UTF-8 with a BOM (so Excel shows "ś" as "ś"), `,`
-between cells, list cells joined with `;` (../shared/spec/api.md).
+between cells, list cells joined with `;` (docs/api.md).
 
 Postal ranges (parsing, formatting, the overlap rule) live in reps/postal_ranges.py; the names are re-exported
 here because the routing-document import (flows) and older code import them from this module.

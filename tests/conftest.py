@@ -1,4 +1,4 @@
-"""Shared fixtures. People are the TechPol demo's (shared/spec/techpol-demo.md): kasia, marek, tomek..."""
+"""Shared fixtures. People are the TechPol demo's (docs/demo.md): kasia, marek, tomek..."""
 
 import pytest
 from django.db import connection

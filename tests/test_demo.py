@@ -1,4 +1,4 @@
-"""The TechPol demo (shared/spec/techpol-demo.md) and the project's own housekeeping commands."""
+"""The TechPol demo (docs/demo.md) and the project's own housekeeping commands."""
 
 from io import StringIO
 

@@ -1,4 +1,4 @@
-"""The intake API contract (shared/spec/api.md): POST / GET / list / preview / activities / OpenAPI."""
+"""The intake API contract (docs/api.md): POST / GET / list / preview / activities / OpenAPI."""
 
 import json
 import threading
