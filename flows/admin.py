@@ -19,14 +19,19 @@ from flows.selectors import lead_preview
 from flows.services.leads import ActivityRefused, activity_log
 from flows.services.reassign import lead_reassign, lead_reroute, lead_rescue
 from reps.models import Pool, Rep
-from routing import admin_rules
-from routing.models import Activity, Lead, LeadEvent, Rule, Task
+from routing import admin_rules, rule_words
+from routing.models import Activity, Lead, LeadEvent, Priority, Rule, Task
 from routing.services.intake import lead_normalise
 from sla.admin import SlaStateFilter, StepFiringInline
 from sla.selectors import lead_sla_state
 
 
+class _StepFiringInline(StepFiringInline):
+    template = "admin/edit_inline/tabular_no_title.html"
+
+
 class LeadEventInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = LeadEvent
     fields = ["at", "type", "rep", "detail"]
     readonly_fields = fields
@@ -39,6 +44,7 @@ class LeadEventInline(admin.TabularInline):
 
 
 class ActivityInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = Activity
     fields = ["at", "kind", "rep", "outcome"]
     readonly_fields = fields
@@ -50,6 +56,7 @@ class ActivityInline(admin.TabularInline):
 
 
 class TaskInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = Task
     fields = ["title", "assignee", "due_at", "done_at"]
     extra = 0
@@ -83,13 +90,14 @@ class RuleFilter(admin.SimpleListFilter):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_due_at", "sla_state", "first_response_at", "received_at"]
+    # Fits 1400 px: the deadline and first response are on the lead's page; the SLA state says what matters here.
+    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_state", "received_at"]
     list_display_links = ["id", "email"]
     list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", RuleFilter, "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
     date_hierarchy = "received_at"
     list_select_related = ["owner", "rule"]
-    inlines = [LeadEventInline, StepFiringInline, ActivityInline, TaskInline]
+    inlines = [LeadEventInline, _StepFiringInline, ActivityInline, TaskInline]
     filter_horizontal = ["tags"]
     fieldsets = [
         (_("Routing"), {"fields": ["status", "owner", "rule", "pool", "needs_attention", "why"]}),
@@ -345,10 +353,12 @@ class RuleAdmin(admin_rules.RuleAdmin):
     def test_lead_view(self, request):
         form = TestLeadForm(request.POST or None)
         lead = terms = None
+        would_fire: list[str] = []
         if request.method == "POST" and form.is_valid():
             now = timezone.now()
             lead = form.lead(now=now)
             terms = lead_preview(lead=lead, now=now)
+            would_fire = rule_words.rule_also(lead.rule) if lead.rule is not None else []
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -356,6 +366,8 @@ class RuleAdmin(admin_rules.RuleAdmin):
             "form": form,
             "lead": lead,
             "terms": terms,
+            "would_fire": would_fire,
+            "priority_label": Priority(terms.priority).label if terms and terms.priority in Priority.values else "",
             "changelist_url": reverse("admin:routing_rule_changelist"),
         }
         return TemplateResponse(request, "admin/routing/test_lead.html", context)
@@ -363,3 +375,8 @@ class RuleAdmin(admin_rules.RuleAdmin):
 
 admin.site.unregister(Rule)
 admin.site.register(Rule, RuleAdmin)
+
+# Leadrouter, not "Django administration" (templates/admin/base_site.html says the same when these are unset).
+admin.site.site_header = "Leadrouter"
+admin.site.site_title = "Leadrouter"
+admin.site.index_title = "Leadrouter"
