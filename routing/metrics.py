@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from django.db.models import Avg, Count, Max, Q
+from django.utils.translation import gettext as _
 
 from routing.models import Lead, Rule
 
@@ -95,7 +96,7 @@ def dashboard(*, now: datetime, days: int = 30) -> Dashboard:
         {"name": rule.name, "active": rule.is_active, "position": rule.position, "period_hits": hits_in_period.get(rule.lineage, 0), "hits": rule.hits, "last_hit_at": rule.last_hit_at}
         for rule in Rule.objects.order_by("position", "id")
     ]
-    rules.append({"name": "— fallback —", "active": True, "position": None, "period_hits": period.filter(rule__isnull=True).exclude(status=Lead.Status.DISQUALIFIED).count(), "hits": None, "last_hit_at": None})
+    rules.append({"name": _("— fallback pool —"), "active": True, "position": None, "period_hits": period.filter(rule__isnull=True).exclude(status=Lead.Status.DISQUALIFIED).count(), "hits": None, "last_hit_at": None})
     by_source = list(
         period.values("source")
         .annotate(n=Count("id"), disqualified=Count("id", filter=Q(status=Lead.Status.DISQUALIFIED)), contacted=Count("id", filter=Q(first_response_at__isnull=False)), last=Max("received_at"))

@@ -89,7 +89,7 @@ def rule_when(rule: Rule) -> str:
 
 
 def rule_target(rule: Rule) -> str:
-    """"Rep: Tomek Wiśniewski", "Pool: Demo", "Disqualify (nobody)"…: the name after a colon, never declined."""
+    """ "Rep: Tomek Wiśniewski", "Pool: Demo", "Disqualify (nobody)"…: the name after a colon, never declined."""
     T = Rule.Target
     if rule.target == T.REP:
         return _("Rep: %(name)s") % {"name": rule.target_rep or "—"}
@@ -112,7 +112,8 @@ def _template_text(action: RuleAction) -> str:
             source = get_template(name).template.source
         except (TemplateDoesNotExist, AttributeError):
             continue
-        first = next((line for line in source.splitlines() if line.strip() and not line.strip().startswith("{% load")), source.splitlines()[0] if source else "")
+        lines = [re.sub(r"{%\s*load [^%]*%}", "", line).strip() for line in source.splitlines()]
+        first = next((line for line in lines if line), "")
         first = re.sub(r"{%\s*if is_critical\s*%}.*?{%\s*endif\s*%}", "", first)
         first = re.sub(r"{%.*?%}", "", first)
         first = re.sub(r"{{\s*([\w.]+)[^}]*}}", lambda m: "‹" + m.group(1).split(".")[-1] + "›", first)
@@ -137,7 +138,9 @@ def action_words(action: RuleAction) -> str:
     words = f"{kind}: {', '.join(parts)}" if parts else kind
     if action.template:
         text = _template_text(action)
-        words += " — " + (_("template %(name)s: %(text)s") % {"name": action.template, "text": text} if text else _("template %(name)s") % {"name": action.template})
+        words += " — " + (
+            _("template %(name)s: %(text)s") % {"name": action.template, "text": text} if text else _("template %(name)s") % {"name": action.template}
+        )
     if (action.config or {}).get("priority"):
         words += " · " + _("priority: %(p)s") % {"p": action.config["priority"]}
     return words
