@@ -112,6 +112,10 @@ def _template_text(action: RuleAction) -> str:
             source = get_template(name).template.source
         except (TemplateDoesNotExist, AttributeError):
             continue
+        block = re.search(r"{%\s*blocktranslate[^%]*%}(.*?){%\s*endblocktranslate\s*%}", source, re.S)
+        if block:  # the subject as the reader gets it: in the current language, placeholders shown as ‹name›
+            msgid = re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", block.group(1))
+            return " ".join(re.sub(r"%\((\w+)\)s", r"‹\1›", _(msgid)).split())
         lines = [re.sub(r"{%\s*load [^%]*%}", "", line).strip() for line in source.splitlines()]
         first = next((line for line in lines if line), "")
         first = re.sub(r"{%\s*if is_critical\s*%}.*?{%\s*endif\s*%}", "", first)
