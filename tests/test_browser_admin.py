@@ -20,7 +20,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 SHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 
-pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    # The live server needs committed data; serialized_rollback puts back what migrations created (the django-q
+    # schedules the health check looks for) after the flush, for the tests that run next.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.fixture
@@ -35,7 +40,7 @@ def page():
 
 
 @pytest.fixture
-def manager(transactional_db):
+def manager():
     demo_load(password="demo")
     return get_user_model().objects.get(username="manager")
 
