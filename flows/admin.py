@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -15,14 +16,22 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from flows.selectors import lead_preview
-from routing import admin_rules
-from routing.models import Activity, Lead, LeadEvent, Rule, Task
+from flows.services.leads import ActivityRefused, activity_log
+from flows.services.reassign import lead_reassign, lead_reroute, lead_rescue
+from reps.models import Pool, Rep
+from routing import admin_rules, rule_words
+from routing.models import Activity, Lead, LeadEvent, Priority, Rule, Task
 from routing.services.intake import lead_normalise
 from sla.admin import SlaStateFilter, StepFiringInline
 from sla.selectors import lead_sla_state
 
 
+class _StepFiringInline(StepFiringInline):
+    template = "admin/edit_inline/tabular_no_title.html"
+
+
 class LeadEventInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = LeadEvent
     fields = ["at", "type", "rep", "detail"]
     readonly_fields = fields
@@ -35,6 +44,7 @@ class LeadEventInline(admin.TabularInline):
 
 
 class ActivityInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = Activity
     fields = ["at", "kind", "rep", "outcome"]
     readonly_fields = fields
@@ -46,6 +56,7 @@ class ActivityInline(admin.TabularInline):
 
 
 class TaskInline(admin.TabularInline):
+    template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = Task
     fields = ["title", "assignee", "due_at", "done_at"]
     extra = 0
@@ -79,19 +90,26 @@ class RuleFilter(admin.SimpleListFilter):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_due_at", "sla_state", "first_response_at", "received_at"]
+    # Fits 1400 px: the deadline and first response are on the lead's page; the SLA state says what matters here.
+    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_state", "received_at"]
     list_display_links = ["id", "email"]
     list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", RuleFilter, "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
     date_hierarchy = "received_at"
     list_select_related = ["owner", "rule"]
-    inlines = [LeadEventInline, StepFiringInline, ActivityInline, TaskInline]
+    inlines = [LeadEventInline, _StepFiringInline, ActivityInline, TaskInline]
     filter_horizontal = ["tags"]
     fieldsets = [
         (_("Routing"), {"fields": ["status", "owner", "rule", "pool", "needs_attention", "why"]}),
-        (_("SLA"), {"fields": ["priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at", "sla_due_at", "first_response_at", "speed"]}),
+        (
+            _("SLA"),
+            {"fields": ["priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at", "sla_due_at", "first_response_at", "speed"]},
+        ),
         (_("Person"), {"fields": ["email", "first_name", "last_name", "job_title", "phone", "company", "company_size", "industry"]}),
-        (_("Where and how"), {"fields": ["city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra"]}),
+        (
+            _("Where and how"),
+            {"fields": ["city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra"]},
+        ),
         (_("Tags"), {"fields": ["tags"]}),
     ]
     readonly_fields = [
@@ -100,15 +118,117 @@ class LeadAdmin(admin.ModelAdmin):
         "industry", "city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra",
     ]  # fmt: skip
 
+    actions = ["reassign_action", "reroute_action", "rescue_action"]
+    change_form_template = "admin/routing/lead/change_form.html"
+
     def has_add_permission(self, request):
         return False  # leads come in through the intake API
+
+    # The manager's hand: reassign, re-route, rescue (list actions with a form), log an activity ------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:lead_id>/hand/<str:what>/", view(self.hand_view), name="routing_lead_hand"),
+            path("<int:lead_id>/log-activity/", view(self.log_activity_view), name="routing_lead_log_activity"),
+            *super().get_urls(),
+        ]
+
+    def _hand(self, request, queryset, what: str):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        leads = list(queryset.select_related("owner").order_by("id"))
+        form = HandForm(request.POST if "apply" in request.POST else None, what=what)
+        if form.is_valid():
+            now = timezone.now()
+            done, refused = 0, []
+            for lead in leads:
+                try:
+                    if what == "reassign":
+                        lead_reassign(
+                            lead=lead,
+                            to_rep=form.cleaned_data.get("to_rep"),
+                            to_pool=form.cleaned_data.get("to_pool"),
+                            by=request.user,
+                            reason=form.cleaned_data["reason"],
+                            now=now,
+                        )
+                    elif what == "reroute":
+                        lead_reroute(lead=lead, by=request.user, reason=form.cleaned_data["reason"], now=now)
+                    else:
+                        lead_rescue(lead=lead, to_rep=form.cleaned_data.get("to_rep"), by=request.user, reason=form.cleaned_data["reason"], now=now)
+                    done += 1
+                except ValidationError as exc:
+                    refused.append(f"{lead}: {' '.join(exc.messages)}")
+            if done:
+                self.message_user(request, _("Done for %(n)d lead(s).") % {"n": done}, messages.SUCCESS)
+            for line in refused:
+                self.message_user(request, line, messages.ERROR)
+            return None
+        titles = {"reassign": _("Reassign leads"), "reroute": _("Re-route leads through the current rules"), "rescue": _("Rescue disqualified leads")}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": titles[what],
+            "leads": leads,
+            "form": form,
+            "what": what,
+            "action": request.POST.get("action", f"{what}_action"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/routing/lead/hand.html", context)
+
+    @admin.action(description=_("Reassign to a rep or a pool…"), permissions=["change"])
+    def reassign_action(self, request, queryset):
+        return self._hand(request, queryset, "reassign")
+
+    @admin.action(description=_("Re-route through the current rules…"), permissions=["change"])
+    def reroute_action(self, request, queryset):
+        return self._hand(request, queryset, "reroute")
+
+    @admin.action(description=_("Rescue disqualified leads…"), permissions=["change"])
+    def rescue_action(self, request, queryset):
+        return self._hand(request, queryset, "rescue")
+
+    def hand_view(self, request, lead_id: int, what: str):
+        """The same forms for one lead, from its page."""
+        if what not in ("reassign", "reroute", "rescue"):
+            raise PermissionDenied
+        queryset = Lead.objects.filter(pk=lead_id)
+        response = self._hand(request, queryset, what)
+        return response or redirect("admin:routing_lead_change", lead_id)
+
+    def log_activity_view(self, request, lead_id: int):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        lead = get_object_or_404(Lead.objects.select_related("owner"), pk=lead_id)
+        form = LogActivityForm(request.POST or None, initial={"rep": lead.owner_id, "at": timezone.localtime().replace(second=0, microsecond=0)})
+        if request.method == "POST" and form.is_valid():
+            rep = form.cleaned_data["rep"]
+            try:
+                activity_log(
+                    lead=lead,
+                    kind=form.cleaned_data["kind"],
+                    at=form.cleaned_data["at"],
+                    rep_email=rep.email if rep else None,
+                    outcome=form.cleaned_data["outcome"],
+                )
+            except ActivityRefused as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, _("Activity logged."), messages.SUCCESS)
+                return redirect("admin:routing_lead_change", lead.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Log an activity"), "lead": lead, "form": form}
+        return TemplateResponse(request, "admin/routing/lead/log_activity.html", context)
 
     @admin.display(description=_("Priority"), ordering="priority")
     def priority_badge(self, lead):
         colours = {"critical": "#c62828", "medium": "#ef6c00", "low": "#98a2b3"}
         if not lead.priority:
             return "—"
-        return format_html('<span style="background:{};color:#fff;padding:0 .4em;border-radius:3px">{}</span>', colours[lead.priority], lead.get_priority_display())
+        return format_html(
+            '<span style="background:{};color:#fff;padding:0 .4em;border-radius:3px">{}</span>', colours[lead.priority], lead.get_priority_display()
+        )
 
     @admin.display(description=_("SLA state"))
     def sla_state(self, lead):
@@ -132,6 +252,38 @@ class LeadAdmin(admin.ModelAdmin):
         if lead.rep_delay_business_minutes is not None:
             parts.append(_("(%(m)d business min)") % {"m": lead.rep_delay_business_minutes})
         return " · ".join(str(p) for p in parts) or "—"
+
+
+class HandForm(forms.Form):
+    """Where the lead goes and why (the reason is shown to the new owner and in the history)."""
+
+    to_rep = forms.ModelChoiceField(label=_("to rep"), queryset=Rep.objects.filter(is_active=True).order_by("name"), required=False)
+    to_pool = forms.ModelChoiceField(label=_("or back into a pool (its next rep in turn)"), queryset=Pool.objects.order_by("name"), required=False)
+    reason = forms.CharField(label=_("reason"), max_length=500, widget=forms.TextInput(attrs={"size": 60}))
+
+    def __init__(self, *args, what: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.what = what
+        if what != "reassign":
+            del self.fields["to_pool"]
+        if what == "reroute":
+            del self.fields["to_rep"]
+        elif what == "rescue":
+            self.fields["to_rep"].label = _("to rep (empty: back through routing)")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.what == "reassign" and (cleaned.get("to_rep") is None) == (cleaned.get("to_pool") is None):
+            raise ValidationError(_("Choose either a rep or a pool."))
+        return cleaned
+
+
+class LogActivityForm(forms.Form):
+    kind = forms.ChoiceField(label=_("kind"), choices=Activity.Kind.choices)
+    rep = forms.ModelChoiceField(label=_("rep"), queryset=Rep.objects.order_by("name"), required=False, help_text=_("Empty: the lead's owner"))
+    at = forms.DateTimeField(label=_("at"))
+    outcome = forms.CharField(label=_("outcome"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
 
 # --------------------------------------------------------------------------------------------------
 # Test a lead: the rule table's preview with the SLA terms (routing + sla)
@@ -201,10 +353,12 @@ class RuleAdmin(admin_rules.RuleAdmin):
     def test_lead_view(self, request):
         form = TestLeadForm(request.POST or None)
         lead = terms = None
+        would_fire: list[str] = []
         if request.method == "POST" and form.is_valid():
             now = timezone.now()
             lead = form.lead(now=now)
             terms = lead_preview(lead=lead, now=now)
+            would_fire = rule_words.rule_also(lead.rule) if lead.rule is not None else []
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -212,6 +366,8 @@ class RuleAdmin(admin_rules.RuleAdmin):
             "form": form,
             "lead": lead,
             "terms": terms,
+            "would_fire": would_fire,
+            "priority_label": Priority(terms.priority).label if terms and terms.priority in Priority.values else "",
             "changelist_url": reverse("admin:routing_rule_changelist"),
         }
         return TemplateResponse(request, "admin/routing/test_lead.html", context)
@@ -219,3 +375,8 @@ class RuleAdmin(admin_rules.RuleAdmin):
 
 admin.site.unregister(Rule)
 admin.site.register(Rule, RuleAdmin)
+
+# Leadrouter, not "Django administration" (templates/admin/base_site.html says the same when these are unset).
+admin.site.site_header = "Leadrouter"
+admin.site.site_title = "Leadrouter"
+admin.site.index_title = "Leadrouter"

@@ -46,7 +46,7 @@ class OutboxMessage(models.Model):
 
     key = models.CharField(max_length=255, unique=True, help_text="lead:event:channel:recipient")
     template = models.CharField(_("template"), max_length=100, blank=True)
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="messages")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="messages", verbose_name=_("channel"))
     lead = models.ForeignKey("routing.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True)

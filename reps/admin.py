@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.results import Result
@@ -41,6 +42,7 @@ from reps.models import (
     TerritoryCity,
     TerritoryRegion,
 )
+from reps.pool_overview import pool_loads_today, pool_next_rep
 from reps.postal_ranges import postal_range_format
 from reps.resources import AccountResource, DomainResource, RepResource, TerritoryResource, import_result_lines
 from reps.selectors import postal_range_conflicts
@@ -107,7 +109,7 @@ class RepStatusListForm(forms.ModelForm):
 @admin.register(Rep)
 class RepAdmin(CsvImportExportAdmin):
     resource_classes = [RepResource]
-    list_display = ["name", "email", "status", "pool_list", "weight", "daily_cap", "languages", "is_team_lead", "is_active"]
+    list_display = ["name", "email", "status", "pool_list", "daily_cap", "is_team_lead", "is_active"]  # fits 1400 px
     list_filter = ["status", "is_active", "is_team_lead", "memberships__pool"]
     search_fields = ["name", "email", "user__username", "phone"]
     list_editable = ["status"]
@@ -177,11 +179,12 @@ class PoolForm(forms.ModelForm):
 @admin.register(Pool)
 class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
     form = PoolForm
-    list_display = ["name", "member_count", "fallback_rep", "is_fallback"]
+    list_display = ["name", "member_count", "next_in_turn", "fallback_rep", "is_fallback"]
     list_filter = ["is_fallback"]
     search_fields = ["name", "memberships__rep__name"]
     autocomplete_fields = ["fallback_rep"]
-    fields = ["name", "fallback_rep", "is_fallback"]
+    fields = ["name", "fallback_rep", "is_fallback", "next_in_turn", "loads_today"]
+    readonly_fields = ["next_in_turn", "loads_today"]
     exclude = ["is_fallback"]  # not as the model's field: PoolForm's own tick box of that name (see PoolForm)
     inlines = [PoolMembershipInline]
 
@@ -191,6 +194,33 @@ class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
     @admin.display(description=_("members"), ordering="member_count")
     def member_count(self, pool: Pool) -> int:
         return pool.member_count
+
+    @admin.display(description=_("next in turn"))
+    def next_in_turn(self, pool: Pool) -> str:
+        if pool.pk is None:
+            return "—"
+        name, _lines = pool_next_rep(pool=pool)
+        return name or str(_("nobody can take a lead now"))
+
+    @admin.display(description=_("load today"))
+    def loads_today(self, pool: Pool) -> str:
+        if pool.pk is None:
+            return "—"
+        rows = pool_loads_today(pool=pool)
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{}: {}{}</div>",
+            (
+                (
+                    row.name,
+                    f"{row.assigned} / {row.daily_cap}" if row.daily_cap is not None else row.assigned,
+                    f" ({row.unavailable})" if row.unavailable else "",
+                )
+                for row in rows
+            ),
+        )
 
     def save_model(self, request: HttpRequest, obj: Pool, form: forms.ModelForm, change: bool) -> None:
         # Only one pool can be the fallback: the service moves the flag here, under a lock, once the pool is saved.

@@ -122,6 +122,8 @@ class RepDayLoad(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rep", "day"], name="rep_day_load_once")]
+        verbose_name = _("daily load")
+        verbose_name_plural = _("daily loads")
 
 
 class Territory(models.Model):

@@ -24,9 +24,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core import engine
+from routing import rule_words
 from routing.admin_versions import RuleVersionsMixin
 from routing.models import DraftRule, Rule, RuleAction, RuleCondition, RuleTable
 from routing.services import rule_tables
@@ -40,7 +42,12 @@ class RuleConditionForm(forms.ModelForm):
     class Meta:
         model = RuleCondition
         fields = ["field", "operator", "value", "domain_list"]
-        widgets = {"value": forms.TextInput(attrs={"size": 40}), "field": forms.TextInput(attrs={"size": 16, "list": "rule-condition-fields"})}
+        # The field offers its choices by label (the lead fields, then extra.<key> seen on recent leads: the
+        # "rule-condition-fields" datalist of rule_change_form.html); a new extra.<key> can still be typed.
+        widgets = {
+            "value": forms.TextInput(attrs={"size": 40}),
+            "field": forms.TextInput(attrs={"size": 18, "list": "rule-condition-fields", "class": "rule-condition-field", "autocomplete": "off"}),
+        }
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -83,7 +90,7 @@ class RuleConditionInline(admin.TabularInline):
     form = RuleConditionForm
     extra = 0
     autocomplete_fields = []
-    verbose_name_plural = _("Conditions (field: a lead field such as job_title, region, company_size, or extra.<key>)")
+    verbose_name_plural = _("Conditions")
 
 
 class RuleActionInline(admin.StackedInline):
@@ -155,7 +162,8 @@ class _RuleAdminBase(admin.ModelAdmin):
     change_form_template = "admin/routing/rule_change_form.html"
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> TemplateResponse:
-        context["condition_fields"] = sorted(engine.FIELD_KINDS)
+        context["condition_fields"] = rule_words.field_options()
+        context["condition_field_kinds"] = {**engine.FIELD_KINDS, "": "fact"}
         return super().render_change_form(request, context, *args, **kwargs)
 
 
@@ -163,7 +171,7 @@ class _RuleAdminBase(admin.ModelAdmin):
 class RuleAdmin(SortableAdminMixin, RuleVersionsMixin, _RuleAdminBase):
     form = RuleForm
     inlines = [RuleConditionInline, RuleActionInline]
-    list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "hits", "last_hit_at", "updated_at"]
+    list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "actions_summary", "hits", "last_hit_at"]
     list_display_links = ["name"]
     list_filter = ["is_active", "target", StaleRuleFilter]
     search_fields = ["name"]
@@ -180,21 +188,24 @@ class RuleAdmin(SortableAdminMixin, RuleVersionsMixin, _RuleAdminBase):
             super()
             .get_queryset(request)
             .select_related("target_rep", "target_pool")
-            .prefetch_related(Prefetch("conditions", queryset=RuleCondition.objects.select_related("domain_list")))
+            .prefetch_related(
+                Prefetch("conditions", queryset=RuleCondition.objects.select_related("domain_list")),
+                Prefetch("actions", queryset=RuleAction.objects.select_related("channel", "recipient_rep")),
+            )
         )
 
     @admin.display(description=_("when"))
     def conditions_summary(self, rule: Rule) -> str:
-        conditions = list(rule.conditions.all())
-        if not conditions:
-            return str(_("every lead"))
-        joiner = " " + str(_("and") if rule.match == "all" else _("or")) + " "
-        return joiner.join(str(c) for c in conditions)
+        return rule_words.rule_when(rule)
 
     @admin.display(description=_("assign to"), ordering="target")
     def target_summary(self, rule: Rule) -> str:
-        who = rule.target_rep or rule.target_pool
-        return f"{rule.get_target_display()}: {who}" if who else rule.get_target_display()
+        return rule_words.rule_target(rule)
+
+    @admin.display(description=_("also do"))
+    def actions_summary(self, rule: Rule) -> str:
+        lines = rule_words.rule_also(rule)
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines)) if lines else "—"
 
     def get_urls(self) -> list[URLPattern | URLResolver]:
         return self.versions_urls() + super().get_urls()
@@ -266,7 +277,7 @@ class RuleAdmin(SortableAdminMixin, RuleVersionsMixin, _RuleAdminBase):
 
 @admin.register(DraftRule)
 class DraftRuleAdmin(RuleAdmin):
-    list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "updated_at"]
+    list_display = ["position", "name", "is_active", "conditions_summary", "target_summary", "actions_summary", "updated_at"]
     list_filter = ["is_active", "target"]
     readonly_fields = ["updated_at"]
     fieldsets = [
