@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +43,7 @@ class LeadEventInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = _("History")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -51,7 +55,7 @@ class ActivityInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -76,10 +80,10 @@ class RuleFilter(admin.SimpleListFilter):
     title = _("rule")
     parameter_name = "rule_lineage"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(str(rule.lineage), rule.name) for rule in Rule.objects.order_by("position", "id")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value():
             try:
                 return queryset.filter(rule__lineage=self.value())
@@ -121,12 +125,12 @@ class LeadAdmin(admin.ModelAdmin):
     actions = ["reassign_action", "reroute_action", "rescue_action"]
     change_form_template = "admin/routing/lead/change_form.html"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # leads come in through the intake API
 
     # The manager's hand: reassign, re-route, rescue (list actions with a form), log an activity ------
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern | URLResolver]:
         view = self.admin_site.admin_view
         return [
             path("<int:lead_id>/hand/<str:what>/", view(self.hand_view), name="routing_lead_hand"),
@@ -134,7 +138,7 @@ class LeadAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _hand(self, request, queryset, what: str):
+    def _hand(self, request: HttpRequest, queryset: QuerySet[Lead], what: str) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
         leads = list(queryset.select_related("owner").order_by("id"))
@@ -179,18 +183,18 @@ class LeadAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/routing/lead/hand.html", context)
 
     @admin.action(description=_("Reassign to a rep or a pool…"), permissions=["change"])
-    def reassign_action(self, request, queryset):
+    def reassign_action(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
         return self._hand(request, queryset, "reassign")
 
     @admin.action(description=_("Re-route through the current rules…"), permissions=["change"])
-    def reroute_action(self, request, queryset):
+    def reroute_action(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
         return self._hand(request, queryset, "reroute")
 
     @admin.action(description=_("Rescue disqualified leads…"), permissions=["change"])
-    def rescue_action(self, request, queryset):
+    def rescue_action(self, request: HttpRequest, queryset: QuerySet[Lead]) -> HttpResponse:
         return self._hand(request, queryset, "rescue")
 
-    def hand_view(self, request, lead_id: int, what: str):
+    def hand_view(self, request: HttpRequest, lead_id: int, what: str) -> HttpResponse:
         """The same forms for one lead, from its page."""
         if what not in ("reassign", "reroute", "rescue"):
             raise PermissionDenied
@@ -198,7 +202,7 @@ class LeadAdmin(admin.ModelAdmin):
         response = self._hand(request, queryset, what)
         return response or redirect("admin:routing_lead_change", lead_id)
 
-    def log_activity_view(self, request, lead_id: int):
+    def log_activity_view(self, request: HttpRequest, lead_id: int) -> HttpResponse:
         if not self.has_change_permission(request):
             raise PermissionDenied
         lead = get_object_or_404(Lead.objects.select_related("owner"), pk=lead_id)
@@ -222,7 +226,7 @@ class LeadAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/routing/lead/log_activity.html", context)
 
     @admin.display(description=_("Priority"), ordering="priority")
-    def priority_badge(self, lead):
+    def priority_badge(self, lead: Lead) -> str:
         colours = {"critical": "#c62828", "medium": "#ef6c00", "low": "#98a2b3"}
         if not lead.priority:
             return "—"
@@ -231,7 +235,7 @@ class LeadAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("SLA state"))
-    def sla_state(self, lead):
+    def sla_state(self, lead: Lead) -> str:
         state = lead_sla_state(lead=lead, now=timezone.now())
         if not state:
             return "—"
@@ -239,11 +243,11 @@ class LeadAdmin(admin.ModelAdmin):
         return format_html('<span style="color:{};font-weight:600">{}</span>', colour, label)
 
     @admin.display(description=_("Why"))
-    def why(self, lead):
+    def why(self, lead: Lead) -> str:
         return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in lead.explanation or [])))
 
     @admin.display(description=_("Speed to lead"))
-    def speed(self, lead):
+    def speed(self, lead: Lead) -> str:
         parts = []
         if lead.system_delay_seconds is not None:
             parts.append(_("system: %(s)d s") % {"s": lead.system_delay_seconds})
@@ -261,7 +265,7 @@ class HandForm(forms.Form):
     to_pool = forms.ModelChoiceField(label=_("or back into a pool (its next rep in turn)"), queryset=Pool.objects.order_by("name"), required=False)
     reason = forms.CharField(label=_("reason"), max_length=500, widget=forms.TextInput(attrs={"size": 60}))
 
-    def __init__(self, *args, what: str, **kwargs):
+    def __init__(self, *args: Any, what: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.what = what
         if what != "reassign":
@@ -271,7 +275,7 @@ class HandForm(forms.Form):
         elif what == "rescue":
             self.fields["to_rep"].label = _("to rep (empty: back through routing)")
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if self.what == "reassign" and (cleaned.get("to_rep") is None) == (cleaned.get("to_pool") is None):
             raise ValidationError(_("Choose either a rep or a pool."))
@@ -311,7 +315,7 @@ class TestLeadForm(forms.Form):
         label=_("extra fields"), required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text=_('A JSON object, e.g. {"budget": 50000}')
     )
 
-    def clean_extra(self):
+    def clean_extra(self) -> dict[str, Any]:
         raw = (self.cleaned_data.get("extra") or "").strip()
         if not raw:
             return {}
@@ -323,18 +327,18 @@ class TestLeadForm(forms.Form):
             raise ValidationError(_('Give a JSON object, e.g. {"budget": 50000}.'))
         return value
 
-    def clean_country(self):
+    def clean_country(self) -> str:
         return self.cleaned_data["country"].strip().upper()
 
-    def clean_language(self):
+    def clean_language(self) -> str:
         return self.cleaned_data["language"].strip().lower()
 
-    def clean_email(self):
+    def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
         local, _at, domain = email.rpartition("@")
         return f"{local}@{domain.lower()}"
 
-    def lead(self, *, now) -> Lead:
+    def lead(self, *, now: datetime) -> Lead:
         data = {name: value for name, value in self.cleaned_data.items() if value not in (None, "") or name == "extra"}
         for name in ("first_name", "last_name", "company", "job_title", "phone", "industry", "region", "city", "postal_code", "source", "message"):
             data.setdefault(name, "")
@@ -344,13 +348,13 @@ class TestLeadForm(forms.Form):
 class RuleAdmin(admin_rules.RuleAdmin):
     """The rule table's admin with the "Test a lead" page."""
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern | URLResolver]:
         view = self.admin_site.admin_view
         return [path("test-lead/", view(self.test_lead_view), name="routing_rule_test_lead"), *super().get_urls()]
 
     # Test a lead ------------------------------------------------------------------------------
 
-    def test_lead_view(self, request):
+    def test_lead_view(self, request: HttpRequest) -> TemplateResponse:
         form = TestLeadForm(request.POST or None)
         lead = terms = None
         would_fire: list[str] = []

@@ -1,4 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -14,12 +17,12 @@ class IntakeSourceAdmin(admin.ModelAdmin):
     readonly_fields = ["token_prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke", "rotate"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: IntakeSource | None = None) -> list[str]:
         if obj is None:
             return ["name", "reads_all_leads", "honeypot_field"]
         return ["name", "reads_all_leads", "honeypot_field", "token_prefix", "created_at", "last_used_at", "revoked_at"]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: IntakeSource, form: forms.ModelForm, change: bool) -> None:
         if change:
             obj.save(update_fields=["name", "reads_all_leads", "honeypot_field"])
             return
@@ -29,13 +32,13 @@ class IntakeSourceAdmin(admin.ModelAdmin):
         messages.warning(request, format_html(_("Token for {}: <code>{}</code> — copy it now, it is shown only once."), source.name, token))
 
     @admin.action(description=_("Revoke the token of the selected sources"))
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[IntakeSource]) -> None:
         for source in queryset:
             intake_source_revoke(source=source)
         self.message_user(request, _("Revoked."), messages.SUCCESS)
 
     @admin.action(description=_("Issue a new token (the old one stops working)"))
-    def rotate(self, request, queryset):
+    def rotate(self, request: HttpRequest, queryset: QuerySet[IntakeSource]) -> None:
         for source in queryset:
             token = intake_source_rotate(source=source)
             messages.warning(request, format_html(_("New token for {}: <code>{}</code> — shown only once."), source.name, token))
@@ -73,11 +76,11 @@ class LeadEventAdmin(admin.ModelAdmin):
     list_select_related = ["lead", "rep"]
     raw_id_fields = ["lead"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: LeadEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: LeadEvent | None = None) -> bool:
         return False

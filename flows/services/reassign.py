@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from routing.services.assignment import lead_route
 from sla.services import lead_sla_start
 
 
-def _who(user) -> str:
+def _who(user: AbstractBaseUser | None) -> str:
     if user is None:
         return ""
     full = user.get_full_name() if hasattr(user, "get_full_name") else ""
@@ -36,7 +37,7 @@ def _clean_reason(reason: str) -> str:
     return reason[:500]
 
 
-def _event(*, lead: Lead, previous: Rep | None, now: datetime, by, reason: str, how: str, lines: list[str] | None = None) -> LeadEvent:
+def _event(*, lead: Lead, previous: Rep | None, now: datetime, by: AbstractBaseUser | None, reason: str, how: str, lines: list[str] | None = None) -> LeadEvent:
     """The `reassigned` event (the history line names people in the nominative) and the new owner's notification."""
     new = lead.owner
     before = previous.name if previous else _("nobody")
@@ -84,7 +85,7 @@ def _give(*, lead: Lead, rep: Rep | None, now: datetime, pool: Pool | None = Non
 
 
 @transaction.atomic
-def lead_reassign(*, lead: Lead, to_rep: Rep | None = None, to_pool: Pool | None = None, by, reason: str, now: datetime) -> LeadEvent:
+def lead_reassign(*, lead: Lead, to_rep: Rep | None = None, to_pool: Pool | None = None, by: AbstractBaseUser | None, reason: str, now: datetime) -> LeadEvent:
     """Give the lead to `to_rep`, or back into `to_pool` (its next rep in turn, never the current owner; when nobody
     in the pool can take it, it waits there unassigned and flagged). Writes a `reassigned` event with the reason and
     tells the new owner."""
@@ -106,7 +107,7 @@ def lead_reassign(*, lead: Lead, to_rep: Rep | None = None, to_pool: Pool | None
 
 
 @transaction.atomic
-def lead_reroute(*, lead: Lead, by, reason: str, now: datetime) -> LeadEvent:
+def lead_reroute(*, lead: Lead, by: AbstractBaseUser | None, reason: str, now: datetime) -> LeadEvent:
     """Route the lead again through the current rules (a rule was fixed, a rep is back): new owner, pool, rule and
     explanation, the SLA terms recomputed (the deadline keeps counting from submission). Returns the `reassigned`
     event; the router's own assigned / disqualified / unassigned event is written before it."""
@@ -120,7 +121,7 @@ def lead_reroute(*, lead: Lead, by, reason: str, now: datetime) -> LeadEvent:
 
 
 @transaction.atomic
-def lead_rescue(*, lead: Lead, to_rep: Rep | None = None, by, reason: str, now: datetime) -> LeadEvent:
+def lead_rescue(*, lead: Lead, to_rep: Rep | None = None, by: AbstractBaseUser | None, reason: str, now: datetime) -> LeadEvent:
     """A lead the rules disqualified by mistake: to `to_rep`, or back through routing. If the rules would disqualify
     it again, nothing changes and the manager is asked to choose a rep."""
     reason = _clean_reason(reason)
