@@ -89,16 +89,22 @@ def api(website):
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The rows the data migrations make (the django-q2 schedules, the live rule table), put back on a reused
-    test database: a transactional test's flush empties them, and with --reuse-db the next run would start
-    without them."""
+def migration_rows_restore() -> None:
+    """Put back the rows the data migrations make (the django-q2 schedules, the live rule table): a transactional
+    test's flush empties them. Each function is the migration's own, idempotent."""
     import importlib
 
     from django.apps import apps
 
+    importlib.import_module("notifications.migrations.0004_outbox_retry_schedule").schedule_create(apps, None)
+    importlib.import_module("flows.migrations.0001_sla_tick_schedule").schedule_ensure(apps, None)
+    importlib.import_module("flows.migrations.0002_weekly_digest_schedule").schedule_ensure(apps, None)
+    importlib.import_module("routing.migrations.0003_rule_tables").live_table_attach(apps, None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The data migrations' rows, put back on a reused test database (with --reuse-db the next run would start
+    without them after a transactional test's flush)."""
     with django_db_blocker.unblock():
-        importlib.import_module("notifications.migrations.0004_outbox_retry_schedule").schedule_create(apps, None)
-        importlib.import_module("sla.migrations.0002_sla_tick_schedule").schedule_ensure(apps, None)
-        importlib.import_module("routing.migrations.0003_rule_tables").live_table_attach(apps, None)
+        migration_rows_restore()

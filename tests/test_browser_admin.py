@@ -14,6 +14,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from flows.demo import demo_load  # noqa: E402
 from routing.models import Rule  # noqa: E402
+from tests.conftest import migration_rows_restore  # noqa: E402
 
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1:8251")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop in the thread
@@ -22,10 +23,19 @@ CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    # The live server needs committed data; serialized_rollback puts back what migrations created (the django-q
-    # schedules the health check looks for) after the flush, for the tests that run next.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The live server needs committed data (a transactional test; its flush empties what the data migrations made).
+    pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _migration_rows_put_back(django_db_blocker):
+    """After this module's last flush, put back the data migrations' rows (the django-q2 schedules the health
+    check and the outbox tests look for) for the tests that run next. (serialized_rollback would collide with
+    the roles post_migrate makes again on PostgreSQL.)"""
+    yield
+    with django_db_blocker.unblock():
+        migration_rows_restore()
 
 
 @pytest.fixture
