@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reps.postal_ranges import postal_range_format
@@ -32,6 +33,15 @@ class Rep(models.Model):
     notify_via = models.JSONField(
         _("notify me via"), default=list, blank=True, help_text=_('Channel kinds this rep wants, e.g. ["email", "slack", "sms"]')
     )
+    status_until = models.DateTimeField(
+        _("status until"), null=True, blank=True, help_text=_("“In a meeting” or “away” ends by itself at this time; empty: until changed")
+    )
+    calendar_url = models.URLField(
+        _("out-of-office calendar (iCal URL)"),
+        max_length=500,
+        blank=True,
+        help_text=_("An ICS address; its events become out-of-office days, refreshed every 15 minutes"),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -42,17 +52,30 @@ class Rep(models.Model):
         return self.name
 
     @property
+    def current_status(self) -> str:
+        """The status as of now: "in a meeting" / "away" with a `status_until` in the past is over (available)."""
+        if self.status != self.Status.AVAILABLE and self.status_until is not None and self.status_until <= timezone.now():
+            return self.Status.AVAILABLE
+        return self.status
+
+    @property
     def language_list(self) -> list[str]:
         return [code.strip().lower() for code in self.languages.split(",") if code.strip()]
 
 
 class Absence(models.Model):
-    """Out-of-office days, inclusive on both ends."""
+    """Out-of-office days, inclusive on both ends: typed in, or read from the rep's calendar (reps.ics)."""
+
+    class Source(models.TextChoices):
+        TYPED = "typed", _("Typed in")
+        CALENDAR = "calendar", _("From the calendar")
 
     rep = models.ForeignKey(Rep, on_delete=models.CASCADE, related_name="absences", verbose_name=_("rep"))
     starts_on = models.DateField(_("from"))
     ends_on = models.DateField(_("until"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.TYPED)
+    uid = models.CharField(_("calendar event"), max_length=300, blank=True, help_text=_("The calendar event's UID and date"))
 
     class Meta:
         ordering = ["starts_on"]

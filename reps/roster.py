@@ -21,7 +21,7 @@ from reps.selectors import on_duty_rep, reps_unavailable
 
 
 def _rep_info(rep: Rep) -> RepInfo:
-    return RepInfo(id=rep.pk, name=rep.name, is_active=rep.is_active, status=rep.status, weight=rep.weight, daily_cap=rep.daily_cap)
+    return RepInfo(id=rep.pk, name=rep.name, is_active=rep.is_active, status=rep.current_status, weight=rep.weight, daily_cap=rep.daily_cap)
 
 
 def _turn_parsed(rotation: object) -> dict[int, int]:

@@ -34,9 +34,10 @@ from reps.postal_ranges import OwnedRange, range_conflicts
 def _status_reason(rep: Rep) -> str | None:
     if not rep.is_active:
         return _("inactive")
-    if rep.status == Rep.Status.AWAY:
+    status = rep.current_status  # "in a meeting until 14:00" is over at 14:00, whether or not the sweep ran
+    if status == Rep.Status.AWAY:
         return _("away")
-    if rep.status == Rep.Status.IN_MEETING:
+    if status == Rep.Status.IN_MEETING:
         return _("in a meeting")
     return None
 

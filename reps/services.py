@@ -38,12 +38,17 @@ def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[in
 
 
 @transaction.atomic
-def rep_status_set(*, rep: Rep, status: str) -> Rep:
-    """Available / in a meeting / away: what the rep says about themselves right now."""
+def rep_status_set(*, rep: Rep, status: str, until: datetime | None = None) -> Rep:
+    """Available / in a meeting / away: what the rep says about themselves right now; "in a meeting" or "away" may
+    end by itself at `until` (then the rep is available again: `Rep.current_status`, `rep_statuses_expire`)."""
     if status not in Rep.Status.values:
         raise ValidationError({"status": _("Unknown status “%(status)s”.") % {"status": status}})
-    rep.status = status
-    Rep.objects.filter(pk=rep.pk).update(status=status)
+    if status == Rep.Status.AVAILABLE:
+        until = None
+    elif until is not None and until <= timezone.now():
+        raise ValidationError({"until": _("Choose a time in the future.")})
+    rep.status, rep.status_until = status, until
+    Rep.objects.filter(pk=rep.pk).update(status=status, status_until=until)
     return rep
 
 
@@ -89,3 +94,40 @@ def pool_fallback_set(*, pool: Pool) -> Pool:
                 raise
     pool.is_fallback = True
     return pool
+
+
+# ---------------------------------------------------------------------------------------------- the rep's day
+
+
+@transaction.atomic
+def rep_statuses_expire(*, now: datetime) -> int:
+    """Reps whose "in a meeting" / "away" has run out (`status_until` passed) are available again. Readers already
+    treat them so (`Rep.current_status`); this makes the stored row agree. Returns how many changed."""
+    return Rep.objects.exclude(status=Rep.Status.AVAILABLE).filter(status_until__lte=now).update(status=Rep.Status.AVAILABLE, status_until=None)
+
+
+@transaction.atomic
+def absences_from_calendar_sync(*, rep: Rep, events: list[tuple[str, date, date, str]], today: date) -> dict[str, int]:
+    """Make the rep's calendar absences match `events` ((uid, first day, last day, summary), from reps.ics) from
+    `today` on: new ones created, changed ones updated, gone ones deleted. Typed-in absences are never touched;
+    past calendar absences stay as history."""
+    mine = {a.uid: a for a in Absence.objects.select_for_update().filter(rep=rep, source=Absence.Source.CALENDAR, ends_on__gte=today)}
+    counts = {"created": 0, "updated": 0, "deleted": 0}
+    seen: set[str] = set()
+    for uid, starts_on, ends_on, summary in events:
+        if ends_on < today or uid in seen or ends_on < starts_on:
+            continue
+        seen.add(uid)
+        reason = (summary or "").strip()[:200]
+        found = mine.get(uid)
+        if found is None:
+            Absence.objects.create(rep=rep, starts_on=starts_on, ends_on=ends_on, reason=reason, source=Absence.Source.CALENDAR, uid=uid[:300])
+            counts["created"] += 1
+        elif (found.starts_on, found.ends_on, found.reason) != (starts_on, ends_on, reason):
+            found.starts_on, found.ends_on, found.reason = starts_on, ends_on, reason
+            found.save(update_fields=["starts_on", "ends_on", "reason"])
+            counts["updated"] += 1
+    gone = [a.pk for uid, a in mine.items() if uid not in seen]
+    if gone:
+        counts["deleted"] = Absence.objects.filter(pk__in=gone).delete()[0]
+    return counts
