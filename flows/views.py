@@ -122,6 +122,8 @@ def _business_minutes_left(lead: Lead, now: datetime) -> tuple[int | None, bool]
 
 def _duration(minutes: int) -> str:
     minutes = abs(minutes)
+    if minutes >= 60 and minutes % 60 == 0:
+        return _("%(h)d h") % {"h": minutes // 60}
     if minutes >= 60:
         return _("%(h)d h %(m)d min") % {"h": minutes // 60, "m": minutes % 60}
     return _("%(m)d min") % {"m": minutes}
@@ -136,10 +138,10 @@ def _countdown_fill(leads: list[Lead], now: datetime) -> None:
         if minutes is None:
             lead.countdown_text, lead.countdown_class = "", ""
         elif minutes < 0:
-            lead.countdown_text = _("overdue by %(time)s business") % {"time": _duration(minutes)}
+            lead.countdown_text = _("overdue by %(time)s of business time") % {"time": _duration(minutes)}
             lead.countdown_class = "breached"
         else:
-            lead.countdown_text = _("due in %(time)s business") % {"time": _duration(minutes)}
+            lead.countdown_text = _("due in %(time)s of business time") % {"time": _duration(minutes)}
             lead.countdown_class = "soon" if minutes < 15 else "ok"
 
 
@@ -236,6 +238,7 @@ def my_lead_detail(request, rep: Rep, lead_id: int):
         "reassign_form": ReassignForm(initial={"to_rep": lead.owner_id}) if rep.is_team_lead else None,
         "extra": sorted((str(k), str(v)) for k, v in (lead.extra or {}).items()),
         "reassigned_to_me": lead.events.filter(type=LeadEvent.Type.REASSIGNED, rep=rep).exists(),
+        "handed": lead.events.filter(type=LeadEvent.Type.REASSIGNED).order_by("-at", "-id").first(),
     }
     return render(request, "routing/my_lead.html", context)
 

@@ -113,7 +113,7 @@ def test_countdown_is_in_business_minutes(api, marek):
     assert "business" in html and 'class="due countdown' in html
     pl = Client(HTTP_ACCEPT_LANGUAGE="pl")
     pl.force_login(marek.user)
-    assert "roboczych" in pl.get("/my-leads/").content.decode()
+    assert "czasu roboczego" in pl.get("/my-leads/").content.decode()
 
 
 @pytest.mark.django_db
