@@ -26,8 +26,9 @@ from core import business_time
 from flows.services.leads import ActivityRefused, activity_log
 from flows.services.reassign import lead_reassign
 from notifications.models import OutboxMessage
+from reps.ics import CalendarError, rep_calendar_refresh
 from reps.models import Absence, Rep
-from reps.services import absence_add, absence_delete, rep_status_set
+from reps.services import absence_add, absence_delete, rep_calendar_url_set, rep_status_set
 from routing.models import Activity, Lead, LeadEvent, Task
 from routing.services.tasks import Outcome, lead_disqualify_by_rep, outcome_split, outcome_text, task_done
 from sla.selectors import calendar_build
@@ -56,6 +57,10 @@ class AbsenceForm(forms.Form):
         if cleaned.get("starts_on") and cleaned.get("ends_on") and cleaned["ends_on"] < cleaned["starts_on"]:
             raise ValidationError(_("The last day cannot be before the first."))
         return cleaned
+
+
+class CalendarForm(forms.Form):
+    calendar_url = forms.URLField(label=gettext_lazy("Calendar (iCal URL)"), required=False, max_length=500, assume_scheme="https")
 
 
 class ReassignForm(forms.Form):
@@ -203,6 +208,7 @@ def my_leads(request, rep: Rep):
         "outcomes": Outcome.choices,
         "status_form": StatusForm(initial={"status": rep.current_status}),
         "absence_form": AbsenceForm(),
+        "calendar_form": CalendarForm(initial={"calendar_url": rep.calendar_url}),
         "absences": rep.absences.filter(ends_on__gte=timezone.localdate()),
         "now": now,
         "open_count": Lead.objects.filter(owner=rep, status=Lead.Status.ASSIGNED).count(),
@@ -336,6 +342,29 @@ def my_absences(request, rep: Rep) -> None:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Out-of-office days saved."))
+
+
+@rep_post
+def my_calendar(request, rep: Rep) -> None:
+    """The rep's out-of-office calendar address; read at once, then every 15 minutes (reps.ics)."""
+    form = CalendarForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return
+    try:
+        rep_calendar_url_set(rep=rep, url=form.cleaned_data["calendar_url"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return
+    if not rep.calendar_url:
+        messages.success(request, _("Calendar removed."))
+        return
+    try:
+        counts = rep_calendar_refresh(rep=rep)
+    except CalendarError:
+        messages.error(request, _("Saved, but the calendar could not be read now; it will be tried again in 15 minutes."))
+    else:
+        messages.success(request, _("Calendar saved: %(n)s out-of-office entries read.") % {"n": counts["created"] + counts["updated"]})
 
 
 @rep_post

@@ -17,7 +17,7 @@ from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -87,7 +87,8 @@ class CsvImportExportAdmin(ImportExportModelAdmin):
 class AbsenceInline(admin.TabularInline):
     model = Absence
     extra = 0
-    fields = ["starts_on", "ends_on", "reason"]
+    fields = ["starts_on", "ends_on", "reason", "source"]
+    readonly_fields = ["source"]
 
 
 class PoolMembershipOfRepInline(admin.TabularInline):
@@ -114,10 +115,11 @@ class RepAdmin(CsvImportExportAdmin):
     search_fields = ["name", "email", "user__username", "phone"]
     list_editable = ["status"]
     raw_id_fields = ["user"]
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}  # the calendar address
     inlines = [AbsenceInline, PoolMembershipOfRepInline]
     fieldsets = [
-        (None, {"fields": ["user", "name", "email", "phone", "slack_member_id", "languages"]}),
-        (_("Routing"), {"fields": ["status", "is_active", "weight", "daily_cap", "is_team_lead", "notify_via"]}),
+        (None, {"fields": ["user", "name", "email", "phone", "slack_member_id", "languages", "calendar_url"]}),
+        (_("Routing"), {"fields": ["status", "status_until", "is_active", "weight", "daily_cap", "is_team_lead", "notify_via"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rep]:
@@ -140,8 +142,8 @@ class RepAdmin(CsvImportExportAdmin):
 
 @admin.register(Absence)
 class AbsenceAdmin(admin.ModelAdmin):
-    list_display = ["rep", "starts_on", "ends_on", "reason"]
-    list_filter = ["rep", "starts_on"]
+    list_display = ["rep", "starts_on", "ends_on", "reason", "source"]
+    list_filter = ["source", "rep", "starts_on"]
     search_fields = ["rep__name", "rep__email", "reason"]
     date_hierarchy = "starts_on"
     autocomplete_fields = ["rep"]

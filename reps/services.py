@@ -131,3 +131,18 @@ def absences_from_calendar_sync(*, rep: Rep, events: list[tuple[str, date, date,
     if gone:
         counts["deleted"] = Absence.objects.filter(pk__in=gone).delete()[0]
     return counts
+
+
+@transaction.atomic
+def rep_calendar_url_set(*, rep: Rep, url: str) -> Rep:
+    """The rep's out-of-office calendar (an http(s) ICS address; empty: none). Clearing it removes the upcoming
+    absences it made; typed-in ones stay."""
+    url = (url or "").strip()
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise ValidationError({"calendar_url": _("Give an http or https address of an iCal (ICS) calendar.")})
+    rep.calendar_url = url
+    rep.full_clean(validate_unique=False, validate_constraints=False)
+    Rep.objects.filter(pk=rep.pk).update(calendar_url=url)
+    if not url:
+        Absence.objects.filter(rep=rep, source=Absence.Source.CALENDAR, ends_on__gte=timezone.localdate()).delete()
+    return rep

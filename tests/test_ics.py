@@ -119,3 +119,23 @@ def test_the_refresh_schedule_exists_once():
 
     importlib.import_module("reps.migrations.0004_calendar_refresh_schedule").schedule_ensure(apps, None)
     assert list(Schedule.objects.filter(func="reps.ics.calendars_refresh_task").values_list("name", "minutes")) == [("Out-of-office calendars", 15)]
+
+
+@pytest.mark.django_db
+def test_a_rep_sets_the_calendar_on_their_page_and_it_is_read_at_once(calendar_server, marek, monkeypatch):
+    from django.test import Client
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(marek.user)
+    response = client.post("/my-leads/calendar/", {"calendar_url": calendar_server.url("out_of_office.ics")}, follow=True)
+    assert "5 out-of-office entries read" in response.content.decode()
+    assert len(calendar_days(marek)) == 5
+    assert "from the calendar" in response.content.decode()
+    client.post("/my-leads/calendar/", {"calendar_url": ""})
+    marek.refresh_from_db()
+    assert marek.calendar_url == "" and calendar_days(marek) == []
+    client.post("/my-leads/calendar/", {"calendar_url": "ftp://example.com/x.ics"})
+    marek.refresh_from_db()
+    assert marek.calendar_url == ""
