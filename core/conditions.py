@@ -529,5 +529,3 @@ def evaluate(conditions: Sequence[Condition], match: str, facts: LeadFacts) -> t
         if not holds:
             return False, lines
     return True, lines
-
-

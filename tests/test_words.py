@@ -62,7 +62,9 @@ def test_titles_that_only_look_like_student_or_intern_are_not_disqualified(api, 
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("job_title", ["Stażystka ds. marketingu", "Praktykantka", "studentka III roku", "Studenci", "Summer interns", "stazysta", "Stażyści w dziale IT"])
+@pytest.mark.parametrize(
+    "job_title", ["Stażystka ds. marketingu", "Praktykantka", "studentka III roku", "Studenci", "Summer interns", "stazysta", "Stażyści w dziale IT"]
+)
 def test_students_and_interns_in_any_form_are_disqualified(api, demo, job_title):
     body = post(api, job_title=job_title, source="contact_form")
     assert body["status"] == "disqualified"
@@ -160,7 +162,9 @@ def test_a_word_in_any_form_has_the_keywords_keys(form, keyword):
     assert words.word_keys(form) & words.word_keys(keyword)
 
 
-@pytest.mark.parametrize(("word", "keyword"), [("internal", "intern"), ("international", "intern"), ("studio", "student"), ("awaryjny", "awaria"), ("dyrekcja", "dyrektor")])
+@pytest.mark.parametrize(
+    ("word", "keyword"), [("internal", "intern"), ("international", "intern"), ("studio", "student"), ("awaryjny", "awaria"), ("dyrekcja", "dyrektor")]
+)
 def test_a_different_word_that_starts_alike_is_not_the_keyword(word, keyword):
     assert not words.word_keys(word) & words.word_keys(keyword)
 
