@@ -12,13 +12,15 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from core import words
 from core.text import fold, postal_code_number
 
 # Operators (the values of routing.models.ConditionBase.Operator; repeated here so the engine stays pure).
 EQUALS = "equals"
 NOT_EQUALS = "not_equals"
 IN = "in"
-CONTAINS = "contains"
+CONTAINS = "contains"  # a substring, case and diacritics ignored ("contains text")
+WORDS = "words"  # whole words in any inflected form, or phrases of them (core.words)
 STARTS_WITH = "starts_with"
 GT, GTE, LT, LTE = "gt", "gte", "lt", "lte"
 EMPTY = "empty"
@@ -28,14 +30,14 @@ IS_ACCOUNT = "is_account"
 IS_REPEAT = "is_repeat"
 IN_TERRITORY = "in_territory"
 
-TEXT_OPERATORS = frozenset({EQUALS, NOT_EQUALS, IN, CONTAINS, STARTS_WITH})
+TEXT_OPERATORS = frozenset({EQUALS, NOT_EQUALS, IN, CONTAINS, WORDS, STARTS_WITH})
 NUMBER_OPERATORS = frozenset({GT, GTE, LT, LTE})
 PRESENCE_OPERATORS = frozenset({EMPTY, NOT_EMPTY})
 FIELD_OPERATORS = TEXT_OPERATORS | NUMBER_OPERATORS | PRESENCE_OPERATORS
 # Tests on facts rather than on a field: the condition's `field` is not used.
 FACT_OPERATORS = frozenset({IN_DOMAIN_LIST, IS_ACCOUNT, IS_REPEAT, IN_TERRITORY})
 OPERATORS = FIELD_OPERATORS | FACT_OPERATORS
-LIST_OPERATORS = frozenset({IN, CONTAINS, STARTS_WITH})
+LIST_OPERATORS = frozenset({IN, CONTAINS, WORDS, STARTS_WITH})
 
 # Targets (routing.models.Rule.Target values).
 TARGET_REP = "rep"
@@ -103,7 +105,9 @@ _SHOWN_CHARS = 80  # how much of a seen value an explanation line quotes
 
 @dataclass(frozen=True)
 class Condition:
-    """One compiled test. `values` are the `;`-separated items of `value`, trimmed, blanks dropped."""
+    """One compiled test. `values` are the `;`-separated items of `value`, trimmed, blanks dropped; `phrases`:
+    the same items as words with their lemma keys, for the "has any of the words" operator (compiled once, with the
+    rule set)."""
 
     operator: str
     field: str = ""
@@ -111,18 +115,21 @@ class Condition:
     values: tuple[str, ...] = ()
     domain_list_id: int | None = None
     domain_list_name: str = ""
+    phrases: tuple[words.Phrase, ...] = ()
 
     @classmethod
     def build(cls, *, operator: str, field: str = "", value: str = "", domain_list_id: int | None = None, domain_list_name: str = "") -> Condition:
         field = (field or "").strip()
         value = value or ""
+        values = split_values(value)
         return cls(
             operator=operator,
             field=field,
             value=value,
-            values=split_values(value),
+            values=values,
             domain_list_id=domain_list_id,
             domain_list_name=domain_list_name or "",
+            phrases=words.phrases(values) if operator == WORDS else (),
         )
 
 
@@ -163,6 +170,9 @@ class LeadFacts:
     account: AccountFact | None = None
     repeat: RepeatFact | None = None
     territory: TerritoryFact | None = None
+    # A field's words (core.words.tokens), worked out on the first "has the words" test of the field and kept for
+    # the other conditions, rules and SLA policies that test it: one lemmatising per lead and field.
+    words_cache: dict[str, tuple[str, tuple[words.Token, ...]]] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,6 +301,10 @@ def condition_errors(*, field: str, operator: str, value: str, has_domain_list: 
     elif operator in LIST_OPERATORS:
         if not values:
             errors.append(_("Give at least one value; separate several with “;”."))
+        elif operator == WORDS and kind == "number":
+            errors.append(_("“%(field)s” is a number: it has no words. Use equals or a comparison.") % {"field": field})
+        elif operator == WORDS and not all(words.has_words(v) for v in values):
+            errors.append(_("Give words (letters or digits); separate several words or phrases with “;”."))
     elif operator in (EQUALS, NOT_EQUALS):
         if not value.strip():
             errors.append(_("Give the value to compare with (to test for a blank field use “is empty”)."))
@@ -369,6 +383,9 @@ def _check_field(condition: Condition, facts: LeadFacts) -> tuple[bool, str]:
             return True, _("%(field)s %(seen)s %(symbol)s %(value)s") % params
         return False, _("%(field)s %(seen)s is not %(symbol)s %(value)s") % params
 
+    if op == WORDS:
+        return _check_words(condition, facts, seen, label=label, shown=shown)
+
     # Text operators. Numbers compare as numbers when both sides are numbers (company_size equals 250).
     if kind == "number" and op in (EQUALS, NOT_EQUALS, IN):
         have = to_number(seen)
@@ -401,6 +418,31 @@ def _check_field(condition: Condition, facts: LeadFacts) -> tuple[bool, str]:
         return False, _("%(field)s %(seen)s contains none of %(values)s") % params
     # STARTS_WITH
     return hit, (_("%(field)s %(seen)s starts with %(values)s") if hit else _("%(field)s %(seen)s does not start with %(values)s")) % params
+
+
+def _check_words(condition: Condition, facts: LeadFacts, seen: object, *, label: str, shown: str) -> tuple[bool, str]:
+    """ "Has any of the words": the field's words (lemmatised once per lead and field, kept on the facts) against
+    the condition's phrases (compiled with the rule set). The line names the form the text has."""
+    text = _as_text(seen)
+    cached = facts.words_cache.get(condition.field)
+    if cached is not None and cached[0] == text:
+        found_tokens = cached[1]
+    else:
+        found_tokens = words.tokens(text) if text.strip() else ()
+        facts.words_cache[condition.field] = (text, found_tokens)
+    phrases = condition.phrases or (words.phrases(condition.values) if found_tokens else ())
+    match = words.find(phrases, text, found_tokens) if found_tokens else None
+    if match is None:
+        return False, _("%(field)s %(seen)s has none of the words %(values)s") % {"field": label, "seen": shown, "values": _listed(condition.values)}
+    params = {"field": label, "seen": shown, "keyword": _shown(match.phrase.text), "form": _shown(match.form)}
+    same = fold(match.form) == fold(match.phrase.text)
+    if len(match.phrase.words) > 1:
+        if same:
+            return True, _("%(field)s %(seen)s has the phrase %(keyword)s") % params
+        return True, _("%(field)s %(seen)s has the phrase %(keyword)s (as %(form)s)") % params
+    if same:
+        return True, _("%(field)s %(seen)s has the word %(keyword)s") % params
+    return True, _("%(field)s %(seen)s has the word %(keyword)s (as %(form)s)") % params
 
 
 def _matched_keyword(seen: object, keywords: Iterable[str]) -> str:
@@ -487,5 +529,3 @@ def evaluate(conditions: Sequence[Condition], match: str, facts: LeadFacts) -> t
         if not holds:
             return False, lines
     return True, lines
-
-

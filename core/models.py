@@ -20,7 +20,8 @@ class ConditionBase(models.Model):
         EQUALS = "equals", _("equals")
         NOT_EQUALS = "not_equals", _("does not equal")
         IN = "in", _("is one of")
-        CONTAINS = "contains", _("contains any of")
+        WORDS = "words", _("has any of the words")
+        CONTAINS = "contains", _("contains any of the texts")
         STARTS_WITH = "starts_with", _("starts with")
         GT = "gt", ">"
         GTE = "gte", "≥"

@@ -178,7 +178,7 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
     K = RuleAction.Kind
     R = RuleAction.Recipient
     rules = [
-        ("Students and interns → disqualify", T.NOBODY, {}, [("job_title", Op.CONTAINS, "student;praktykant;stażysta;intern", None)],
+        ("Students and interns → disqualify", T.NOBODY, {}, [("job_title", Op.WORDS, "student;praktykant;stażysta;intern", None)],
          [{"kind": K.EMAIL_LEAD, "template": "ebooks"}]),
         ("Free-mail address → disqualify", T.NOBODY, {}, [("", Op.IN_DOMAIN_LIST, "", lists["Free mail"])],
          [{"kind": K.EMAIL_LEAD, "template": "business_address"}]),
@@ -189,7 +189,7 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
         ("VIP domain → Anna", T.REP, {"rep": reps["anna"]}, [("", Op.IN_DOMAIN_LIST, "", lists["VIP"])],
          [{"kind": K.NOTIFY, "channel": channels["management"], "recipient": R.MANAGEMENT, "template": "vip_lead",
            "config": {"urgent": True}}]),
-        ("Failure (\"awaria\") → Rapid response", T.POOL, {"pool": pools["Rapid response"]}, [("message", Op.CONTAINS, "awaria", None)],
+        ("Failure (\"awaria\") → Rapid response", T.POOL, {"pool": pools["Rapid response"]}, [("message", Op.WORDS, "awaria", None)],
          [{"kind": K.NOTIFY, "channel": channels["alerts"], "recipient": R.CHANNEL, "template": "red_alert",
            "config": {"priority": "critical"}}]),
         ("Enterprise (> 250 employees) → Tomek", T.REP, {"rep": reps["tomek"]}, [("company_size", Op.GT, "250", None)],
@@ -228,7 +228,7 @@ def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:
         120: [(120, S.REMIND), (150, S.REASSIGN), (240, S.ALERT_TEAM_LEAD)],
     }
     policies = [
-        ("Critical", "any", "critical", 15, "", [("source", Op.EQUALS, "demo_request"), ("message", Op.CONTAINS, "awaria")]),
+        ("Critical", "any", "critical", 15, "", [("source", Op.EQUALS, "demo_request"), ("message", Op.WORDS, "awaria")]),
         ("Medium", "all", "medium", 120, "", [("source", Op.EQUALS, "report_download"), ("phone", Op.NOT_EMPTY, "")]),
         ("Low", "all", "low", None, "thank_you", [("source", Op.EQUALS, "newsletter"), ("phone", Op.EMPTY, "")]),
         ("Default", "all", "medium", 120, "", []),  # "as Medium"

@@ -1,6 +1,6 @@
 """The rule table in words, as the seed's table reads: "when → assign to → also do", with field labels, not names.
 
-    Job title contains any of: student, praktykant, stażysta, intern
+    Job title has any of the words: student, praktykant, stażysta, intern
     Company size > 250
     Notify the owner (E-mail), template “account_lead”: New lead from your account: …
 
@@ -59,7 +59,7 @@ def field_options(*, recent_leads: int = 500) -> list[tuple[str, str]]:
 
 
 def condition_words(condition: RuleCondition) -> str:
-    """One condition: "Job title contains any of: student, praktykant", "Company size > 250"."""
+    """One condition: "Job title has any of the words: student, praktykant", "Company size > 250"."""
     op = condition.operator
     Op = RuleCondition.Operator
     if op == Op.IN_DOMAIN_LIST:
@@ -76,7 +76,7 @@ def condition_words(condition: RuleCondition) -> str:
     if op in (Op.EMPTY, Op.NOT_EMPTY):
         return f"{field} {condition.get_operator_display()}"
     values = engine.split_values(condition.value)
-    shown = ", ".join(values) if op in (Op.IN, Op.CONTAINS, Op.STARTS_WITH) else condition.value.strip()
+    shown = ", ".join(values) if op in (Op.IN, Op.CONTAINS, Op.WORDS, Op.STARTS_WITH) else condition.value.strip()
     return f"{field} {condition.get_operator_display()}: {shown}"
 
 
