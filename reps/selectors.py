@@ -135,13 +135,19 @@ def account_for_domain(*, domain: str) -> AccountFact | None:
 
 
 def territory_for(
-    *, region_key: str = "", city_key: str = "", postal_code_num: int | None = None, vocabulary: Vocabulary | None = None
+    *,
+    region_key: str = "",
+    city_key: str = "",
+    postal_code_num: int | None = None,
+    vocabulary: Vocabulary | None = None,
+    region: str = "",
 ) -> TerritoryFact | None:
     """The territory a lead is in; the most specific match wins: the narrowest postal range, then city, then region.
 
     Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match. The
     region is read through the region vocabulary (reps.vocabularies; `vocabulary` if given, else the cached one):
     a lead from "woj. slaskie" is in the territory whose region is "Śląskie", or "Śląsk", or any spelling of it.
+    `region` (the region as typed, optional) is only for the explanation: region “woj. slaskie” (Śląskie).
     """
     if postal_code_num is not None:
         ranges = list(
@@ -166,10 +172,10 @@ def territory_for(
         rows = list(TerritoryRegion.objects.filter(key__in=keys).select_related("territory").order_by("territory__name", "id"))
         if rows:
             row = min(rows, key=lambda r: (r.key != region_key, r.territory.name, r.pk))  # the region as typed first
-            canonical = vocabulary.read(REGION, region_key)
+            typed = " ".join((region or region_key).split())
             by = f"{_('region')} {row.name}"
-            if row.key != region_key:
-                by = f"{_('region')} {_shown(region_key)} ({canonical or row.name})"
+            if typed != row.name:
+                by = f"{_('region')} {_shown(typed)} ({vocabulary.read(REGION, region_key) or row.name})"
             return _territory_fact(row.territory, by)
     return None
 

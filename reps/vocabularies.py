@@ -106,6 +106,19 @@ def vocabulary_compile(*, version: tuple = ()) -> Vocabulary:
     )
 
 
+def vocabulary_claims(*, kind: str, exclude_term_id: int | None = None) -> dict[str, tuple[str, str]]:
+    """{key: (term, spelling)} for every name and spelling of the other terms of `kind`: what a term being edited
+    must not repeat (the admin's check; two queries)."""
+    claims: dict[str, tuple[str, str]] = {}
+    terms = VocabularyTerm.objects.filter(kind=kind).exclude(pk=exclude_term_id).order_by("id")
+    for name in terms.values_list("name", flat=True):
+        claims.setdefault(vocabulary_key(name, kind=kind), (name, name))
+    for name, text in VocabularySpelling.objects.filter(term__in=terms).order_by("term_id", "id").values_list("term__name", "text"):
+        claims.setdefault(vocabulary_key(text, kind=kind), (name, text))
+    claims.pop("", None)
+    return claims
+
+
 def vocabulary_version() -> tuple:
     """A cheap fingerprint of terms and spellings, in one query: changes on any add, edit or delete."""
     q = connection.ops.quote_name

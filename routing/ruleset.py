@@ -173,6 +173,7 @@ def lead_facts(lead: Lead) -> LeadFacts:
                 city_key=_lookup_key(lead.city_key),
                 postal_code_num=lead.postal_code_num,
                 vocabulary=vocabulary,
+                region=lead.region or "",
             ),
         }
         memo = lead._facts_lookups = (memo_key, lookups)
