@@ -1,4 +1,5 @@
-"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists.
+"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists,
+vocabularies (regions and industries with their spellings: reps.vocabularies).
 
 Territories, reps, accounts and domain lists have CSV import (upload -> preview with the diff -> confirm) and
 export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources/). The on-duty rota
