@@ -219,9 +219,26 @@ def to_number(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+class ReadAs(str):
+    """A field value as typed, read as a vocabulary's canonical term (reps.vocabularies): compares as the term,
+    an explanation shows both: region “woj. slaskie” (Śląskie)."""
+
+    typed: str
+
+    def __new__(cls, canonical: str, typed: str = "") -> ReadAs:
+        obj = super().__new__(cls, canonical)
+        obj.typed = typed
+        return obj
+
+    def __reduce__(self) -> tuple:
+        return (ReadAs, (str(self), self.typed))
+
+
 def _shown(value: object) -> str:
     if value is None:
         return "—"
+    if isinstance(value, ReadAs) and value.typed:
+        return f"{_shown(value.typed)} ({_shown(str(value))[1:-1]})"
     text = value if isinstance(value, str) else str(value)
     text = " ".join(text.split())
     if len(text) > _SHOWN_CHARS:

@@ -24,8 +24,11 @@ from reps.models import (
     Rep,
     Territory,
     TerritoryRegion,
+    VocabularySpelling,
+    VocabularyTerm,
 )
 from reps.services import pool_fallback_set
+from reps.vocabulary_seed import vocabulary_seed
 from routing.models import Rule, RuleAction, RuleCondition
 from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
@@ -45,8 +48,19 @@ PEOPLE = [
 ]
 LANGUAGES = {"jan": "de,pl,en", "tomek": "pl,en", "anna": "pl,en"}
 POOLS = {"Demo": ["kasia", "marek", "ola"], "Juniors": ["marek", "ola"], "Rapid response": ["piotr", "ewa"]}
-FREE_MAIL = ["gmail.com", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl", "buziaczek.pl", "yahoo.com", "outlook.com", "hotmail.com"]
+# The free-mail list is the package's (reps.domain_packages, about 4 800 domains) plus TechPol's own entries: the
+# Polish providers, some of which the package lacks (buziaczek.pl, tlen.pl, go2.pl, int.pl).
+FREE_MAIL = [
+    "gmail.com", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl", "buziaczek.pl", "yahoo.com", "outlook.com", "hotmail.com",
+    "gazeta.pl", "tlen.pl", "poczta.fm", "vp.pl", "go2.pl", "int.pl", "interia.eu", "poczta.onet.pl", "autograf.pl",
+]
 VIP = ["bigbank.example", "megamarket.example"]
+# (name, kind, built-in package, the demo's own entries)
+DOMAIN_LISTS = [
+    ("VIP", DomainList.Kind.VIP, DomainList.Builtin.NONE, VIP),
+    ("Free mail", DomainList.Kind.FREE_MAIL, DomainList.Builtin.FREE_EMAIL, FREE_MAIL),
+    ("Disposable addresses", DomainList.Kind.DISPOSABLE, DomainList.Builtin.DISPOSABLE, []),
+]
 
 
 def _channel(name: str, kind: str, notify_url: str | None, **config: object) -> Channel:
@@ -115,11 +129,13 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
     AccountDomain.objects.update_or_create(domain="hutastal.example", defaults={"account": account})
 
     lists = {}
-    for list_name, kind, domains in [("VIP", DomainList.Kind.VIP, VIP), ("Free mail", DomainList.Kind.FREE_MAIL, FREE_MAIL)]:
-        domain_list, _ = DomainList.objects.update_or_create(name=list_name, defaults={"kind": kind})
+    for list_name, kind, builtin, domains in DOMAIN_LISTS:
+        domain_list, _ = DomainList.objects.update_or_create(name=list_name, defaults={"kind": kind, "builtin": builtin})
         for domain in domains:
-            DomainListEntry.objects.get_or_create(domain_list=domain_list, domain=domain)
+            DomainListEntry.objects.update_or_create(domain_list=domain_list, domain=domain, defaults={"is_exception": False})
         lists[list_name] = domain_list
+    # The region and industry vocabularies the territory and rule 9 rely on (Śląsk, "Sklep internetowy").
+    vocabulary_seed(term_model=VocabularyTerm, spelling_model=VocabularySpelling, complete=True)
 
     territory, _ = Territory.objects.update_or_create(name="Śląsk", defaults={"owner_rep": reps["kasia"], "owner_pool": None})
     territory.regions.all().delete()
@@ -180,7 +196,8 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
     rules = [
         ("Students and interns → disqualify", T.NOBODY, {}, [("job_title", Op.WORDS, "student;praktykant;stażysta;intern", None)],
          [{"kind": K.EMAIL_LEAD, "template": "ebooks"}]),
-        ("Free-mail address → disqualify", T.NOBODY, {}, [("", Op.IN_DOMAIN_LIST, "", lists["Free mail"])],
+        ("Free-mail address → disqualify", T.NOBODY, {"match": "any"},
+         [("", Op.IN_DOMAIN_LIST, "", lists["Free mail"]), ("", Op.IN_DOMAIN_LIST, "", lists["Disposable addresses"])],
          [{"kind": K.EMAIL_LEAD, "template": "business_address"}]),
         ("Existing account → account manager", T.ACCOUNT_MANAGER, {}, [("", Op.IS_ACCOUNT, "", None)],
          [{"kind": K.NOTIFY, "channel": channels["email"], "recipient": R.OWNER, "template": "account_lead"}]),

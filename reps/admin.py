@@ -1,4 +1,5 @@
-"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists.
+"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists,
+vocabularies (regions and industries with their spellings: reps.vocabularies).
 
 Territories, reps, accounts and domain lists have CSV import (upload -> preview with the diff -> confirm) and
 export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources/). The on-duty rota
@@ -17,16 +18,18 @@ from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet, URLField
+from django.db.models import Count, Q, QuerySet, URLField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.admin import ImportExportModelAdmin
 from import_export.results import Result
 
 from core.text import fold, format_postal_code, postal_code_number
 from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise
+from reps.domain_packages import builtin_domains, builtin_source
 from reps.models import (
     Absence,
     Account,
@@ -41,12 +44,15 @@ from reps.models import (
     Territory,
     TerritoryCity,
     TerritoryRegion,
+    VocabularySpelling,
+    VocabularyTerm,
 )
 from reps.pool_overview import pool_loads_today, pool_next_rep
 from reps.postal_ranges import postal_range_format
 from reps.resources import AccountResource, DomainResource, RepResource, TerritoryResource, import_result_lines
 from reps.selectors import postal_range_conflicts
 from reps.services import pool_fallback_set, rep_status_set
+from reps.vocabularies import vocabulary_claims, vocabulary_key
 
 # ---------------------------------------------------------------------------------------------- CSV import/export
 
@@ -415,25 +421,127 @@ class AccountAdmin(CsvImportExportAdmin):
 class DomainListEntryInline(admin.TabularInline):
     model = DomainListEntry
     form = DomainForm
+    fields = ["domain", "is_exception"]
     extra = 0
 
 
 @admin.register(DomainList)
 class DomainListAdmin(CsvImportExportAdmin):
-    """The CSV has one row per domain (list,domain); importing adds domains, and creates unknown lists as custom."""
+    """The CSV has one row per domain (list,domain); importing adds domains, and creates unknown lists as custom.
+
+    A list built on a package (`builtin`) shows how many domains the package gives it; the manager adds domains of
+    their own below and removes a package's domain with an entry marked as an exception."""
 
     resource_classes = [DomainResource]
-    list_display = ["name", "kind", "entry_count"]
-    list_filter = ["kind"]
+    list_display = ["name", "kind", "builtin_size", "entry_count", "exception_count"]
+    list_filter = ["kind", "builtin"]
     search_fields = ["name", "entries__domain"]
+    fields = ["name", "kind", "builtin", "builtin_size"]
+    readonly_fields = ["builtin_size"]
     inlines = [DomainListEntryInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DomainList]:
-        return super().get_queryset(request).annotate(entry_count=Count("entries", distinct=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                entry_count=Count("entries", filter=Q(entries__is_exception=False), distinct=True),
+                exception_count=Count("entries", filter=Q(entries__is_exception=True), distinct=True),
+            )
+        )
 
-    @admin.display(description=_("domains"), ordering="entry_count")
+    @admin.display(description=_("own domains"), ordering="entry_count")
     def entry_count(self, domain_list: DomainList) -> int:
         return domain_list.entry_count
+
+    @admin.display(description=_("exceptions"), ordering="exception_count")
+    def exception_count(self, domain_list: DomainList) -> int:
+        return domain_list.exception_count
+
+    @admin.display(description=_("built-in domains"))
+    def builtin_size(self, domain_list: DomainList) -> str:
+        if not domain_list.pk or not domain_list.builtin:
+            return "—"
+        count = len(builtin_domains(domain_list.builtin))
+        return ngettext("%(count)s domain from %(source)s", "%(count)s domains from %(source)s", count) % {
+            "count": f"{count:,}".replace(",", "\u00a0"),
+            "source": builtin_source(domain_list.builtin),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- vocabularies
+
+
+class VocabularyTermForm(forms.ModelForm):
+    class Meta:
+        model = VocabularyTerm
+        fields = ["kind", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind, name = cleaned.get("kind"), cleaned.get("name")
+        if kind and name:
+            if not vocabulary_key(name, kind=kind):
+                self.add_error("name", _("Write a name with at least one letter or digit."))
+            claim = vocabulary_claims(kind=kind, exclude_term_id=self.instance.pk).get(vocabulary_key(name, kind=kind))
+            if claim is not None:
+                self.add_error("name", _("“%(text)s” already means “%(term)s” (as “%(spelling)s”).") % {"text": name, "term": claim[0], "spelling": claim[1]})
+        return cleaned
+
+
+class VocabularySpellingFormSet(forms.BaseInlineFormSet):
+    """Every spelling means one term: none may repeat another term's name or spelling, nor one of this term's."""
+
+    def clean(self) -> None:
+        super().clean()
+        term = self.instance
+        if not term.kind or not term.name:
+            return
+        claims = vocabulary_claims(kind=term.kind, exclude_term_id=term.pk)
+        seen = {vocabulary_key(term.name, kind=term.kind): term.name}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            text = data.get("text")
+            if not text or data.get("DELETE"):
+                continue
+            key = vocabulary_key(text, kind=term.kind)
+            if not key:
+                form.add_error("text", _("Write a spelling with at least one letter or digit."))
+            elif key in claims:
+                form.add_error(
+                    "text", _("“%(text)s” already means “%(term)s” (as “%(spelling)s”).") % {"text": text, "term": claims[key][0], "spelling": claims[key][1]}
+                )
+            elif key in seen:
+                form.add_error(
+                    "text", _("“%(text)s” is the same as “%(other)s”: case, diacritics, spaces and hyphens do not count.") % {"text": text, "other": seen[key]}
+                )
+            else:
+                seen[key] = text
+
+
+class VocabularySpellingInline(admin.TabularInline):
+    model = VocabularySpelling
+    formset = VocabularySpellingFormSet
+    fields = ["text"]
+    extra = 3
+
+
+@admin.register(VocabularyTerm)
+class VocabularyTermAdmin(admin.ModelAdmin):
+    """A region or an industry and the ways people type it; an edit is used from the next lead on (reps.vocabularies)."""
+
+    form = VocabularyTermForm
+    list_display = ["name", "kind", "spelling_list"]
+    list_filter = ["kind"]
+    search_fields = ["name", "spellings__text"]
+    inlines = [VocabularySpellingInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VocabularyTerm]:
+        return super().get_queryset(request).prefetch_related("spellings")
+
+    @admin.display(description=_("spellings and synonyms"))
+    def spelling_list(self, term: VocabularyTerm) -> str:
+        return ", ".join(s.text for s in term.spellings.all())
 
 
 @admin.register(RepDayLoad)

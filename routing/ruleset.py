@@ -24,6 +24,7 @@ from django.db import connection
 
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
 from reps import selectors as rep_selectors
+from reps.vocabularies import fields_read, vocabulary_active
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
 from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
 
@@ -152,7 +153,10 @@ def lead_facts(lead: Lead) -> LeadFacts:
     (`routing.selectors.lead_repeat`). Intake computes them once (`flows.services.leads.lead_create`) and hands
     them to the SLA start and the notifications, which read the account and the earlier leads from them.
     """
-    fields = {name: getattr(lead, name, None) for name in _FACT_FIELDS}
+    # Region and industry are read through the vocabularies once, here: rules, SLA policies and the territory all
+    # see the canonical term ("woj. slaskie" is "Śląskie"), the explanation shows both (reps.vocabularies).
+    vocabulary = vocabulary_active() if (lead.region or lead.industry) else None
+    fields = fields_read({name: getattr(lead, name, None) for name in _FACT_FIELDS}, vocabulary=vocabulary)
     extra = lead.extra if isinstance(lead.extra, dict) else {}
     domain = _lookup_key(lead.email_domain)
     # Routing and then the SLA policy both need the looked-up facts of the same lead in the same transaction:
@@ -165,7 +169,11 @@ def lead_facts(lead: Lead) -> LeadFacts:
             "account": rep_selectors.account_for_domain(domain=domain),
             "repeat": lead_repeat(lead=lead) if _lookup_key(lead.email) else None,
             "territory": rep_selectors.territory_for(
-                region_key=_lookup_key(lead.region_key), city_key=_lookup_key(lead.city_key), postal_code_num=lead.postal_code_num
+                region_key=_lookup_key(lead.region_key),
+                city_key=_lookup_key(lead.city_key),
+                postal_code_num=lead.postal_code_num,
+                vocabulary=vocabulary,
+                region=lead.region or "",
             ),
         }
         memo = lead._facts_lookups = (memo_key, lookups)

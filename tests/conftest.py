@@ -101,6 +101,7 @@ def migration_rows_restore() -> None:
     importlib.import_module("flows.migrations.0002_weekly_digest_schedule").schedule_ensure(apps, None)
     importlib.import_module("routing.migrations.0003_rule_tables").live_table_attach(apps, None)
     importlib.import_module("reps.migrations.0004_calendar_refresh_schedule").schedule_ensure(apps, None)
+    importlib.import_module("reps.migrations.0006_vocabulary_seed").seed(apps, None)
 
 
 @pytest.fixture(scope="session")

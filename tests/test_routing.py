@@ -281,7 +281,10 @@ def test_explanation_lists_each_rule_checked_with_the_value_seen(kasia):
     lines = lead.explanation
     assert len(lines) == 10  # rules 1-8 no match, rule 9 matches, the choice
     assert lines[0].startswith("Rule 1 “Students and interns → disqualify”: no match — job title “Właścicielka” has none of the words")
-    assert lines[1] == "Rule 2 “Free-mail address → disqualify”: no match — e-mail domain “sklep.example” is not in the list “Free mail”"
+    assert lines[1] == (
+        "Rule 2 “Free-mail address → disqualify”: no match — e-mail domain “sklep.example” is not in the list “Free mail”;"
+        " e-mail domain “sklep.example” is not in the list “Disposable addresses”"
+    )
     assert lines[2] == "Rule 3 “Existing account → account manager”: no match — e-mail domain “sklep.example” belongs to no account"
     assert lines[3] == "Rule 4 “Repeat lead → previous owner”: no match — no earlier lead has the e-mail “anna@sklep.example”"
     assert lines[6] == "Rule 7 “Enterprise (> 250 employees) → Tomek”: no match — company size “12” is not > 250"

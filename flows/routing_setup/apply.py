@@ -98,12 +98,15 @@ def _domain_lists_apply(run: _Import) -> None:
     run.lists = {dl.name: dl for dl in DomainList.objects.all()}
     for dl in run.plan["domain_lists"]:
         domain_list = run.lists.get(dl["name"]) or DomainList(name=dl["name"])
-        domain_list.kind = dl["kind"]
+        domain_list.kind, domain_list.builtin = dl["kind"], dl.get("builtin", "")
         domain_list.save()
         run.lists[dl["name"]] = domain_list
-        domain_list.entries.exclude(domain__in=dl["domains"]).delete()
-        have = set(domain_list.entries.values_list("domain", flat=True))
-        DomainListEntry.objects.bulk_create([DomainListEntry(domain_list=domain_list, domain=d) for d in dl["domains"] if d not in have])
+        wanted = {d: False for d in dl["domains"]} | {d: True for d in dl.get("exceptions", ())}  # domain -> is an exception
+        domain_list.entries.exclude(domain__in=wanted).delete()
+        have = dict(domain_list.entries.values_list("domain", "is_exception"))
+        for is_exception in (False, True):
+            domain_list.entries.filter(domain__in=[d for d, e in wanted.items() if e == is_exception and have.get(d, e) != e]).update(is_exception=is_exception)
+        DomainListEntry.objects.bulk_create([DomainListEntry(domain_list=domain_list, domain=d, is_exception=e) for d, e in wanted.items() if d not in have])
         run.summary["domain lists"] += 1
 
 

@@ -61,7 +61,16 @@ def routing_config_export() -> dict[str, Any]:
             for r in reps
         ],
         "channels": [{"name": c.name, "kind": c.kind, "config": config_public(c.config), "is_active": c.is_active} for c in Channel.objects.order_by("name")],
-        "domain_lists": [{"name": dl.name, "kind": dl.kind, "domains": sorted(e.domain for e in dl.entries.all())} for dl in lists],
+        "domain_lists": [
+            {
+                "name": dl.name,
+                "kind": dl.kind,
+                "builtin": dl.builtin,
+                "domains": sorted(e.domain for e in dl.entries.all() if not e.is_exception),
+                "exceptions": sorted(e.domain for e in dl.entries.all() if e.is_exception),
+            }
+            for dl in lists
+        ],
         "pools": [
             {
                 "name": p.name,

@@ -259,6 +259,8 @@ def _domain_lists(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]
             "name": reader.text(dl, "name", where, required=True, max_length=_max_length(DomainList, "name")),
             "kind": reader.choice(dl, "kind", where, DomainList.Kind.values, default=DomainList.Kind.CUSTOM),
             "domains": list(dict.fromkeys(reader.domains(dl, "domains", where))),
+            "builtin": reader.choice(dl, "builtin", where, DomainList.Builtin.values, blank=True, default=""),
+            "exceptions": list(dict.fromkeys(reader.domains(dl, "exceptions", where))),
         }
         for where, dl in items
     ]

@@ -34,7 +34,8 @@ class DomainResource(PlannedResource[DomainListEntry]):
         name = "domains"
 
     def get_queryset(self) -> QuerySet[DomainListEntry]:
-        return DomainListEntry.objects.select_related("domain_list").order_by("domain_list__name", "domain")
+        # The domains on the lists; a manager's exceptions (DomainListEntry.is_exception) travel in the routing document.
+        return DomainListEntry.objects.filter(is_exception=False).select_related("domain_list").order_by("domain_list__name", "domain")
 
     def export(self, queryset: QuerySet[Any] | None = None, **kwargs: Any) -> tablib.Dataset:
         # The admin exports from the domain lists' page: its queryset holds lists, we write their domains.

@@ -17,6 +17,7 @@ from core.memory_roster import AbsenceInfo, World
 from core.resolver import PoolInfo, RepInfo
 from reps import selectors as rep_selectors
 from reps.models import Absence, OnDutyOverride, OnDutyRota, Pool, PoolMembership, Rep
+from reps.vocabularies import fields_read, vocabulary_active
 from routing.models import Lead, Rule, RuleTable
 from routing.ruleset import _FACT_FIELDS, REPEAT_LOOKBACK
 
@@ -72,6 +73,7 @@ class FactsCache:
     def __init__(self, leads: list[Lead]) -> None:
         self.domains: dict[str, tuple[frozenset[int], engine.AccountFact | None]] = {}
         self.places: dict[tuple[str, str, int | None], engine.TerritoryFact | None] = {}
+        self.vocabulary = vocabulary_active()  # region and industry read as lead_facts reads them
         emails = {lead.email_key for lead in leads if lead.email_key}
         top = max((lead.pk for lead in leads), default=0)
         self.earlier: dict[str, list[tuple[int, int | None]]] = defaultdict(list)  # email -> [(id, stored owner)] newest first
@@ -87,9 +89,11 @@ class FactsCache:
         lists, account = self.domains[domain]
         place = (lead.region_key or "", lead.city_key or "", lead.postal_code_num)
         if place not in self.places:
-            self.places[place] = rep_selectors.territory_for(region_key=place[0], city_key=place[1], postal_code_num=place[2])
+            self.places[place] = rep_selectors.territory_for(
+                region_key=place[0], city_key=place[1], postal_code_num=place[2], vocabulary=self.vocabulary
+            )
         return engine.LeadFacts(
-            fields={name: getattr(lead, name, None) for name in _FACT_FIELDS},
+            fields=fields_read({name: getattr(lead, name, None) for name in _FACT_FIELDS}, vocabulary=self.vocabulary),
             extra=lead.extra if isinstance(lead.extra, dict) else {},
             email_domain=domain,
             domain_list_ids=lists,
