@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from flows.demo import demo_load
 from routing.services.intake import intake_source_create
@@ -23,6 +24,15 @@ def pytest_collection_modifyitems(config, items):
 def fast_password_hashing(settings):
     """The demo sets nine passwords; a slow hasher would dominate the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts and ends in the site language: a request with Accept-Language activates its language for
+    the rest of the thread (LocaleMiddleware does not switch back), which would leak into the next test."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
