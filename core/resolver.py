@@ -185,8 +185,9 @@ def _name(roster: Roster, rep_id: int) -> str:
 def pool_pick(pool: PoolInfo, roster: Roster, *, exclude: frozenset[int] = frozenset()) -> tuple[int | None, list[str]]:
     """The pool's next rep in turn, and a line for each rep skipped and for the choice.
 
-    Weighted smooth round robin in membership order; a least-open pool (`PoolInfo.strategy`) first keeps only the
-    candidates with the fewest open leads and takes turns among those. Skips reps who are in `exclude` (had the
+    Weighted smooth round robin in membership order; a least-open pool (`PoolInfo.strategy`) instead picks the
+    candidate with the fewest open leads (weights do not count there, but weight 0 still skips), a tie going to
+    whoever of them was served longest ago (`round_robin.least_recent`). Skips reps who are in `exclude` (had the
     lead already), unavailable, at their daily cap or of weight 0. A rep found capped when the pick is counted (another pool
     took the last slot meanwhile) is skipped and the turn goes on. When nobody is left: the pool's fallback
     owner, if available and not excluded (not capped: the overflow owner takes what the members cannot).
@@ -222,11 +223,12 @@ def pool_pick(pool: PoolInfo, roster: Roster, *, exclude: frozenset[int] = froze
     # One grouped read, after `roster.pool` locked the pool: concurrent picks never share a snapshot.
     open_counts = roster.open_leads([rep_id for rep_id, _weight in candidates]) if least_open and candidates else {}
     while candidates:
-        tied = candidates
         if least_open:
             fewest = min(open_counts.get(rep_id, 0) for rep_id, _weight in candidates)
-            tied = [c for c in candidates if open_counts.get(c[0], 0) == fewest]
-        chosen, state = round_robin.pick(tied, current)
+            tied = [rep_id for rep_id, _weight in candidates if open_counts.get(rep_id, 0) == fewest]
+            chosen, state = round_robin.least_recent(tied, current)
+        else:
+            chosen, state = round_robin.pick(candidates, current)
         if not roster.take(chosen, caps[chosen]):
             # Capped meanwhile through another pool: skip and pick again.
             lines.append(

@@ -176,6 +176,11 @@ class PoolForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial.setdefault("is_fallback", self.instance.is_fallback)
+        if "strategy" in self.fields:
+            self.fields["strategy"].required = False  # not sent (an older form, a script): the pool keeps its own
+
+    def clean_strategy(self) -> str:
+        return self.cleaned_data.get("strategy") or self.instance.strategy or Pool.Strategy.ROUND_ROBIN
 
 
 @admin.register(Pool)
