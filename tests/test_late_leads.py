@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from flows.services.leads import lead_create
 from flows.services.sweep import sla_tick
 from notifications.models import OutboxMessage
 from reps.models import Rep
 from routing.models import Lead, LeadEvent
 from sla.models import EscalationStep, SlaPolicy, StepFiring
-from flows.services.leads import lead_create
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 

@@ -627,4 +627,8 @@ def test_a_lead_delayed_in_delivery_still_gets_the_steps_due_after_it_arrived(so
     with time_machine.travel(arrived, tick=False):
         lead, _ = lead_create(source=source, fields={"email": "late@fabryka.example", "source": "demo_request", "submitted_at": TUESDAY_10}, now=arrived)
     tick(at(2026, 11, 17, 11, 31))
-    assert list(LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned", "escalated"]).values_list("type", flat=True)) == ["reminder", "reassigned", "escalated"]
+    assert list(LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned", "escalated"]).values_list("type", flat=True)) == [
+        "reminder",
+        "reassigned",
+        "escalated",
+    ]
