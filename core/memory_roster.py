@@ -1,7 +1,8 @@
 """The in-memory roster: the resolver's `Roster` over plain data, for the what-if replay (and pure tests).
 
 A `World` is the reps, pools, absences and on-duty rota as loaded once (routing.replay.load); a `RosterState`
-holds what routing would have written meanwhile: pools' turns and reps' pool leads per day. `MemoryRoster` is
+holds what routing would have written meanwhile: pools' turns, reps' pool leads per day and their open leads
+(a replay counts the leads it hands out, from zero like the daily loads: last month's answers are not replayed). `MemoryRoster` is
 the world and that state seen from one day. The replay leaves reps' momentary status ("in a meeting", "away")
 out of the world, since it says nothing about last month; a world built with statuses answers as today would.
 """
@@ -59,10 +60,17 @@ class World:
 
 @dataclass
 class RosterState:
-    """Pools' turns ({pool id: {rep id: score}}) and pool leads counted per (rep id, day)."""
+    """Pools' turns ({pool id: {rep id: score}}), pool leads counted per (rep id, day) and open leads per rep id
+    (what a least-open pool compares: the caller counts each lead the run gives a rep, `lead_owned`)."""
 
     turns: dict[int, dict[int, int]] = field(default_factory=dict)
     loads: Counter[tuple[int, date]] = field(default_factory=Counter)
+    open_leads: Counter[int] = field(default_factory=Counter)
+
+    def lead_owned(self, rep_id: int | None) -> None:
+        """The run gave the rep one more open lead (any target: a pool, a named rep, the on-duty rep)."""
+        if rep_id is not None:
+            self.open_leads[rep_id] += 1
 
 
 class MemoryRoster:
@@ -92,6 +100,9 @@ class MemoryRoster:
 
     def loads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
         return {rep_id: self.state.loads[(rep_id, self.day)] for rep_id in rep_ids}
+
+    def open_leads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
+        return {rep_id: self.state.open_leads[rep_id] for rep_id in rep_ids}
 
     def turn(self, pool: PoolInfo) -> Mapping[int, int]:
         return self.state.turns.get(pool.id, {})

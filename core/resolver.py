@@ -20,7 +20,9 @@ from django.utils.translation import gettext as _
 from core import engine, round_robin
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = "assigned", "disqualified", "unassigned"  # routing.models.Lead.Status values
+OPEN_STATUS = ASSIGNED  # an open lead: assigned, not yet contacted, disqualified or closed
 AVAILABLE, IN_MEETING, AWAY = "available", "in_meeting", "away"  # reps.models.Rep.Status values
+ROUND_ROBIN, LEAST_OPEN = "round_robin", "least_open"  # reps.models.Pool.Strategy values
 
 
 # --------------------------------------------------------------------------------------------------
@@ -44,6 +46,7 @@ class PoolInfo:
     members: tuple[tuple[int, int], ...] = ()  # (rep id, effective weight), in membership order
     fallback_rep_id: int | None = None
     is_fallback: bool = False
+    strategy: str = ROUND_ROBIN  # or LEAST_OPEN: the member with the fewest open leads, ties in turn
 
 
 class Roster(Protocol):
@@ -68,6 +71,9 @@ class Roster(Protocol):
 
     def loads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
         """{rep id: pool leads already counted on `day`} (missing: 0)."""
+
+    def open_leads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
+        """{rep id: open leads they own now} (missing: 0); asked only for a least-open pool, after `pool` locked it."""
 
     def turn(self, pool: PoolInfo) -> Mapping[int, int]:
         """The pool's round-robin state as stored (the resolver drops reps who are no longer members)."""
@@ -179,8 +185,10 @@ def _name(roster: Roster, rep_id: int) -> str:
 def pool_pick(pool: PoolInfo, roster: Roster, *, exclude: frozenset[int] = frozenset()) -> tuple[int | None, list[str]]:
     """The pool's next rep in turn, and a line for each rep skipped and for the choice.
 
-    Weighted smooth round robin in membership order; skips reps who are in `exclude` (had the lead already),
-    unavailable, at their daily cap or of weight 0. A rep found capped when the pick is counted (another pool
+    Weighted smooth round robin in membership order; a least-open pool (`PoolInfo.strategy`) instead picks the
+    candidate with the fewest open leads (weights do not count there, but weight 0 still skips), a tie going to
+    whoever of them was served longest ago (`round_robin.least_recent`). Skips reps who are in `exclude` (had the
+    lead already), unavailable, at their daily cap or of weight 0. A rep found capped when the pick is counted (another pool
     took the last slot meanwhile) is skipped and the turn goes on. When nobody is left: the pool's fallback
     owner, if available and not excluded (not capped: the overflow owner takes what the members cannot).
     """
@@ -211,8 +219,16 @@ def pool_pick(pool: PoolInfo, roster: Roster, *, exclude: frozenset[int] = froze
 
     members = set(rep_ids)
     current = {rep_id: score for rep_id, score in roster.turn(pool).items() if rep_id in members}
+    least_open = pool.strategy == LEAST_OPEN
+    # One grouped read, after `roster.pool` locked the pool: concurrent picks never share a snapshot.
+    open_counts = roster.open_leads([rep_id for rep_id, _weight in candidates]) if least_open and candidates else {}
     while candidates:
-        chosen, state = round_robin.pick(candidates, current)
+        if least_open:
+            fewest = min(open_counts.get(rep_id, 0) for rep_id, _weight in candidates)
+            tied = [rep_id for rep_id, _weight in candidates if open_counts.get(rep_id, 0) == fewest]
+            chosen, state = round_robin.least_recent(tied, current)
+        else:
+            chosen, state = round_robin.pick(candidates, current)
         if not roster.take(chosen, caps[chosen]):
             # Capped meanwhile through another pool: skip and pick again.
             lines.append(
@@ -221,7 +237,13 @@ def pool_pick(pool: PoolInfo, roster: Roster, *, exclude: frozenset[int] = froze
             candidates = [c for c in candidates if c[0] != chosen]
             continue
         roster.turn_keep(pool, state, chosen)
-        lines.append(_("%(pool)s: %(rep)s is next in turn") % {"pool": pool.name, "rep": _name(roster, chosen)})
+        said = {"pool": pool.name, "rep": _name(roster, chosen)}
+        if not least_open:
+            lines.append(_("%(pool)s: %(rep)s is next in turn") % said)
+        elif len(tied) == 1:
+            lines.append(_("%(pool)s: %(rep)s has the fewest open leads (%(open)s)") % {**said, "open": fewest})
+        else:
+            lines.append(_("%(pool)s: %(rep)s is next in turn of those with the fewest open leads (%(open)s)") % {**said, "open": fewest})
         return chosen, lines
 
     if not pool.members:
@@ -258,6 +280,7 @@ class _Run:
         self.needs_attention = False
         self.lines: list[str] = []
         self._fallback_tried = False
+        self._duty_tried = False
 
     @property
     def _day(self) -> str:
@@ -284,6 +307,30 @@ class _Run:
         self.status, self.owner_id, self.needs_attention = UNASSIGNED, None, True
         self.lines.append(_("Nobody is available, not even in the fallback pool: the lead is left unassigned for the manager."))
 
+    def on_duty_last(self, *, had_fallback_pool: bool = True) -> None:
+        """Nobody in the rules' pools or the fallback pool could take the lead: the on-duty rep of the day takes
+        it (no cap: like a pool's fallback owner, the rep on duty catches what the pools cannot); else nobody."""
+        if self._duty_tried:  # a direct target's hand-over asked the on-duty rep already
+            self.leave_unassigned()
+            return
+        self._duty_tried = True
+        duty = self._on_duty()
+        if duty is None:
+            self.lines.append(_("Nobody is on duty on %(day)s.") % {"day": self._day})
+            self.leave_unassigned()
+            return
+        reason = self._why_not(duty.id)
+        if reason:
+            self.lines.append(_("The on-duty rep %(rep)s is %(reason)s too.") % {"rep": duty.name, "reason": reason})
+            self.leave_unassigned()
+            return
+        self.pool_id = None
+        if had_fallback_pool:
+            self.lines.append(_("Nobody in the fallback pool could take it: the on-duty rep %(rep)s takes it.") % {"rep": duty.name})
+        else:
+            self.lines.append(_("The on-duty rep %(rep)s takes it.") % {"rep": duty.name})
+        self.assign(duty)
+
     # Intake targets
 
     def direct(self, rep_id: int | None, *, who: str) -> None:
@@ -298,6 +345,7 @@ class _Run:
             self.assign(rep)
             return
         self.lines.append(_("%(who)s %(rep)s is %(reason)s: the lead goes to the on-duty rep.") % {"who": who, "rep": rep.name, "reason": reason})
+        self._duty_tried = True
         duty = self._on_duty()
         if duty is None:
             self.lines.append(_("Nobody is on duty on %(day)s: the lead goes to the fallback pool.") % {"day": self._day})
@@ -334,23 +382,24 @@ class _Run:
             return
         if pool.is_fallback:
             self._fallback_tried = True
-            self.leave_unassigned()
+            self.on_duty_last()
             return
         self.lines.append(_("Nobody in %(pool)s can take the lead: it goes to the fallback pool.") % {"pool": pool.name})
         self.fallback_pool()
 
     def fallback_pool(self) -> None:
+        """The routing fallback pool; when it is missing or nobody in it can take the lead, the on-duty rep."""
         if self._fallback_tried:
-            self.leave_unassigned()
+            self.on_duty_last()
             return
         self._fallback_tried = True
         pool = self.roster.fallback_pool()
         if pool is None:
             self.lines.append(_("No fallback pool is configured."))
-            self.leave_unassigned()
+            self.on_duty_last(had_fallback_pool=False)
             return
         if not self._pick_in(pool):
-            self.leave_unassigned()
+            self.on_duty_last()
 
     # The SLA's chain
 

@@ -31,7 +31,7 @@ from routing.services.actions import RECORD_KINDS, action_key, event_at, lead_hi
 logger = logging.getLogger(__name__)
 
 CHANNEL_ADDRESS = "channel"  # the recipient of a message posted to a channel itself (Slack, Teams, webhook)
-ESCALATION_KINDS = ("remind", "reassigned", "alert_team_lead", "notify_channel")
+ESCALATION_KINDS = ("remind", "reassigned", "alert_team_lead", "notify_channel", "late_arrival")  # late_arrival: sla.services.LATE_ARRIVAL
 SEND_KINDS = (RuleAction.Kind.NOTIFY, RuleAction.Kind.EMAIL_LEAD, RuleAction.Kind.WEBHOOK)  # the rule actions that send
 
 

@@ -177,21 +177,26 @@ class PoolForm(forms.ModelForm):
 
     class Meta:
         model = Pool
-        fields = ["name", "fallback_rep"]
+        fields = ["name", "strategy", "fallback_rep"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial.setdefault("is_fallback", self.instance.is_fallback)
+        if "strategy" in self.fields:
+            self.fields["strategy"].required = False  # not sent (an older form, a script): the pool keeps its own
+
+    def clean_strategy(self) -> str:
+        return self.cleaned_data.get("strategy") or self.instance.strategy or Pool.Strategy.ROUND_ROBIN
 
 
 @admin.register(Pool)
 class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
     form = PoolForm
-    list_display = ["name", "member_count", "next_in_turn", "fallback_rep", "is_fallback"]
-    list_filter = ["is_fallback"]
+    list_display = ["name", "strategy", "member_count", "next_in_turn", "fallback_rep", "is_fallback"]
+    list_filter = ["is_fallback", "strategy"]
     search_fields = ["name", "memberships__rep__name"]
     autocomplete_fields = ["fallback_rep"]
-    fields = ["name", "fallback_rep", "is_fallback", "next_in_turn", "loads_today"]
+    fields = ["name", "strategy", "fallback_rep", "is_fallback", "next_in_turn", "loads_today"]
     readonly_fields = ["next_in_turn", "loads_today"]
     exclude = ["is_fallback"]  # not as the model's field: PoolForm's own tick box of that name (see PoolForm)
     inlines = [PoolMembershipInline]
@@ -217,13 +222,15 @@ class PoolAdmin(SortableAdminBase, admin.ModelAdmin):
         rows = pool_loads_today(pool=pool)
         if not rows:
             return "—"
+        least_open = pool.strategy == Pool.Strategy.LEAST_OPEN
         return format_html_join(
             "",
-            "<div>{}: {}{}</div>",
+            "<div>{}: {}{}{}</div>",
             (
                 (
                     row.name,
                     f"{row.assigned} / {row.daily_cap}" if row.daily_cap is not None else row.assigned,
+                    ", " + str(_("open leads: %(count)s") % {"count": row.open_leads}) if least_open else "",
                     f" ({row.unavailable})" if row.unavailable else "",
                 )
                 for row in rows

@@ -89,9 +89,20 @@ class Absence(models.Model):
 
 
 class Pool(models.Model):
-    """A round-robin group of reps."""
+    """A group of reps who take its leads in turn (round robin) or by the fewest open leads (least open)."""
+
+    class Strategy(models.TextChoices):
+        ROUND_ROBIN = "round_robin", _("Round robin (by weight)")
+        LEAST_OPEN = "least_open", _("Fewest open leads")
 
     name = models.CharField(_("name"), max_length=100, unique=True)
+    strategy = models.CharField(
+        _("who is next"),
+        max_length=16,
+        choices=Strategy.choices,
+        default=Strategy.ROUND_ROBIN,
+        help_text=_("Fewest open leads: the available member with the fewest assigned, not yet contacted leads; ties in turn"),
+    )
     fallback_rep = models.ForeignKey(
         Rep,
         on_delete=models.SET_NULL,

@@ -1,8 +1,8 @@
 """The database rosters: the resolver's `Roster` (core.resolver) over the reps app's tables.
 
 `PreviewRoster` reads what intake reads and writes nothing (preview, "Test a lead"). `LockingRoster` is intake's
-and the SLA reassignment's: it locks a pool's row (SELECT ... FOR UPDATE) before reading its members, loads and
-turn, counts a pick with a conditional UPDATE that cannot pass a daily cap (`_load_add`), and writes the turn
+and the SLA reassignment's: it locks a pool's row (SELECT ... FOR UPDATE) before reading its members, loads,
+open leads (a least-open pool) and turn, counts a pick with a conditional UPDATE that cannot pass a daily cap (`_load_add`), and writes the turn
 back, so concurrent intakes are served strictly in turn until the caller's transaction ends. Both keep the
 model instances they read, so callers get the owner and pool as `Rep` / `Pool` without another query.
 """
@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 
-from core.resolver import PoolInfo, RepInfo
+from core.resolver import OPEN_STATUS, PoolInfo, RepInfo
 from reps.models import Pool, PoolMembership, Rep, RepDayLoad
 from reps.selectors import on_duty_rep, reps_unavailable
 
@@ -92,6 +92,7 @@ class PreviewRoster:
             members=tuple((m.rep_id, m.effective_weight) for m in memberships),
             fallback_rep_id=pool.fallback_rep_id,
             is_fallback=pool.is_fallback,
+            strategy=pool.strategy,
         )
 
     def pool(self, pool_id: int) -> PoolInfo | None:
@@ -102,6 +103,13 @@ class PreviewRoster:
 
     def loads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
         return dict(RepDayLoad.objects.filter(rep_id__in=list(rep_ids), day=self.day).values_list("rep_id", "assigned"))
+
+    def open_leads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
+        """One grouped query over the reps' own leads (`Rep.leads`, the reverse of Lead.owner: reps sits below
+        routing and names the relation, never the model). In a locking roster the pool row is already locked."""
+        # filter() before annotate(): one join on the open leads only (indexed status), grouped by rep; no row: 0.
+        rows = Rep.objects.filter(pk__in=list(rep_ids), leads__status=OPEN_STATUS).values("pk").annotate(open=Count("leads"))
+        return {row["pk"]: row["open"] for row in rows}
 
     def turn(self, pool: PoolInfo) -> Mapping[int, int]:
         return _turn_parsed(self._pools[pool.id].rotation)

@@ -137,6 +137,9 @@ class StepFiring(models.Model):
     step = models.ForeignKey(EscalationStep, on_delete=models.CASCADE, related_name="firings")
     fired_at = models.DateTimeField()
     due_at = models.DateTimeField()
+    before_arrival = models.BooleanField(
+        _("due before the lead arrived"), default=False, help_text=_("Passed over: folded into the one late-arrival notice or flag")
+    )
 
     class Meta:
         ordering = ["fired_at"]

@@ -4,7 +4,9 @@ The clock counts business minutes (core.business_time) from `submitted_at`. Each
 business minutes after submission; `Lead.sla_next_step_at` holds the next due moment and is indexed (partial
 index `lead_sla_next_step`), so a sweep reads only leads with something due. A step fires at most once per
 lead: the `StepFiring` row is inserted first and its unique constraint on (lead, step) turns a second attempt,
-from a repeated sweep or a second worker, into a no-op.
+from a repeated sweep or a second worker, into a no-op. A lead delivered late has its steps that fell due before
+it arrived collapsed into one action (`_late_arrival`): its owner is told once, or, when even the whole chain ran
+out before it came in, the manager is flagged and nobody is paged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core import business_time, resolver
 from core.engine import LeadFacts
@@ -34,6 +37,9 @@ logger = logging.getLogger(__name__)
 CLOSING_GRACE = timedelta(minutes=5)
 
 Kind = EscalationStep.Kind
+# The notice for a lead that arrived after some of its steps were due: its owner (or, without one, the team
+# leads) hears once that it came in late; template notifications/late_arrival.txt.
+LATE_ARRIVAL = "late_arrival"
 _SLA_FIELDS = ["priority", "sla_policy", "sla_due_at", "sla_next_step_at"]
 
 
@@ -44,7 +50,7 @@ _SLA_FIELDS = ["priority", "sla_policy", "sla_due_at", "sla_next_step_at"]
 class EscalationNotice:
     """Who must hear of a fired step; the caller (flows) hands it to notifications in the same transaction."""
 
-    kind: str  # remind, reassigned, alert_team_lead, notify_channel
+    kind: str  # remind, reassigned, alert_team_lead, notify_channel, late_arrival (LATE_ARRIVAL)
     rep: Rep | None
     channel: Any  # notifications.Channel or None (sla sits below notifications and does not import it)
     event: LeadEvent
@@ -154,17 +160,29 @@ def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[Esca
         return notices
     policy, cal = found
 
-    already = set(StepFiring.objects.filter(lead=lead).values_list("step_id", flat=True))
+    fired = list(StepFiring.objects.filter(lead=lead).values_list("step_id", "before_arrival"))
+    already = {step_id for step_id, _before in fired}
+    collapsed = any(before for _step_id, before in fired)  # the late arrival was handled already
     open_now = business_time.is_open(cal, now)
     next_at = None
     changed: set[str] = {"sla_next_step_at"}
-    for step in policy.steps.all():
+    chain = [(step, business_time.add_business_minutes(cal, lead.submitted_at, step.after_minutes)) for step in policy.steps.all()]
+    # Steps due before the lead reached us (a backlog replayed by a CRM, a delivery retried for an hour): nobody
+    # could have acted on them, so they collapse into one late-arrival action instead of all firing at once.
+    missed = [(step, due) for step, due in chain if lead.received_at and due < lead.received_at and step.pk not in already]
+    if missed and collapsed:
+        # A step added to the policy after the lead's late arrival was handled: passed over, nobody told twice.
+        _late_arrival_claim(lead=lead, missed=missed, now=now)
+        already |= {step.pk for step, _due in missed}
+    elif missed:
+        if not _late_arrival_now(lead=lead, cal=cal, now=now, whole_chain=len(missed) == len(chain)):
+            lead.sla_next_step_at = business_time.next_opening(cal, now)
+            lead.save(update_fields=["sla_next_step_at"])
+            return notices
+        changed |= _late_arrival(lead=lead, missed=missed, whole_chain=len(missed) == len(chain), now=now, cal=cal, notices=notices)
+        already |= {step.pk for step, _due in missed}
+    for step, due in chain:
         if step.pk in already:
-            continue
-        due = business_time.add_business_minutes(cal, lead.submitted_at, step.after_minutes)
-        if lead.received_at and due < lead.received_at:
-            # Due before the lead reached us (a backlog replayed by a CRM, a delivery retried for hours):
-            # nobody could have acted, so the step is passed over rather than all of them firing at once.
             continue
         if due > now:
             next_at = due
@@ -178,6 +196,78 @@ def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[Esca
     lead.sla_next_step_at = next_at
     lead.save(update_fields=sorted(changed))
     return notices
+
+
+def _late_arrival_now(*, lead: Lead, cal: business_time.Calendar, now: datetime, whole_chain: bool) -> bool:
+    """Is `now` the moment for a late lead's one action? A flag for the manager pages nobody: at once. Telling the
+    owner waits for the office (a lead that came in at closing time still gets it in the sweep right after)."""
+    if whole_chain or business_time.is_open(cal, now):
+        return True
+    return now - lead.received_at <= CLOSING_GRACE and business_time.is_open(cal, lead.received_at)
+
+
+def _late_arrival_claim(*, lead: Lead, missed: list[tuple[EscalationStep, datetime]], now: datetime) -> bool:
+    """Claim the missed steps together, marked `before_arrival`; False when another sweep claimed them first."""
+    try:
+        with transaction.atomic():
+            StepFiring.objects.bulk_create([StepFiring(lead=lead, step=step, due_at=due, fired_at=now, before_arrival=True) for step, due in missed])
+    except IntegrityError:
+        return False
+    return True
+
+
+def _late_arrival(
+    *,
+    lead: Lead,
+    missed: list[tuple[EscalationStep, datetime]],
+    whole_chain: bool,
+    now: datetime,
+    cal: business_time.Calendar,
+    notices: list[EscalationNotice],
+) -> set[str]:
+    """The one action for the steps that fell due before the lead arrived; returns the lead fields it changed.
+
+    The missed steps are claimed together (their `StepFiring` rows, marked `before_arrival`, in one savepoint): a
+    second sweep finds them claimed and does nothing. A lead older than its policy's whole chain (a replayed
+    backlog) is flagged for the manager with an event and pages nobody; otherwise the owner (no owner: the team
+    leads) is told at once that the lead came in late, and the chain goes on from there.
+    """
+    if not _late_arrival_claim(lead=lead, missed=missed, now=now):
+        return set()
+    late = max(0, round(business_time.business_minutes_between(cal, lead.submitted_at, lead.received_at)))
+    overdue = lead.sla_due_at is None or lead.sla_due_at <= lead.received_at
+    data = {
+        "late_arrival": True,
+        "late_business_minutes": late,
+        "late_seconds": max(0, round((lead.received_at - lead.submitted_at).total_seconds())),
+        "overdue": overdue,
+        "step_ids": [step.pk for step, _due in missed],
+        "whole_chain": whole_chain,
+    }
+    arrived = ngettext(
+        "Arrived %(minutes)d business minute late, already past its first-response deadline.",
+        "Arrived %(minutes)d business minutes late, already past its first-response deadline.",
+        late,
+    ) % {"minutes": late}
+    if not overdue:
+        arrived = ngettext(
+            "Arrived %(minutes)d business minute late; its first response is due at %(due)s.",
+            "Arrived %(minutes)d business minutes late; its first response is due at %(due)s.",
+            late,
+        ) % {"minutes": late, "due": lead.sla_due_at.astimezone(cal.zone).strftime("%H:%M")}
+    if whole_chain:
+        detail = _("%(arrived)s Its whole escalation chain had run out before it came in: flagged for the manager, nobody paged.") % {"arrived": arrived}
+        LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
+        lead.needs_attention = True
+        return {"needs_attention"}
+    owner = lead.owner
+    if owner is not None:
+        detail = _("%(arrived)s %(rep)s is told to respond now.") % {"arrived": arrived, "rep": owner.name}
+    else:
+        detail = _("%(arrived)s It has no owner: the team leads are told.") % {"arrived": arrived}
+    event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
+    notices.append(EscalationNotice(kind=LATE_ARRIVAL, rep=owner, channel=None, event=event))
+    return set()
 
 
 def _firing_claim(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime) -> bool:
@@ -289,7 +379,8 @@ def _lead_reassign(
         changed.add("status")
     if lead.assigned_at is None:
         lead.assigned_at = now  # rep delay counts from the first assignment, not from this one
-        changed.add("assigned_at")
+        lead.system_delay_seconds = max(0, round((now - lead.submitted_at).total_seconds()))  # submitted -> assigned
+        changed |= {"assigned_at", "system_delay_seconds"}
     if lead.needs_attention:
         lead.needs_attention = False
         changed.add("needs_attention")

@@ -1,7 +1,8 @@
 """What-if replay: Magda runs a draft over last month's leads and sees who gains and who loses, before publishing.
 
 October 2026 at TechPol: Ola is out of office all month, so the Juniors pool (webinars, and the fallback) gives
-every webinar lead to Marek; Marek is out on Friday 30 October too."""
+every webinar lead to Marek; Marek is out on Friday 30 October too, and so is Kasia, that Friday's rep on duty
+(who would otherwise catch what the Juniors pool cannot place)."""
 
 import json
 from datetime import date, datetime, timedelta
@@ -40,10 +41,12 @@ def magda(demo):
 
 
 @pytest.fixture
-def october(demo, api, ola, marek):
-    """Ola away all October, Marek away on the 30th; leads posted through the intake API on their day."""
+def october(demo, api, ola, marek, kasia):
+    """Ola away all October, Marek and Kasia (on duty on Fridays) away on the 30th; leads posted through the
+    intake API on their day."""
     Absence.objects.create(rep=ola, starts_on=date(2026, 10, 1), ends_on=date(2026, 10, 31), reason="leave")
     Absence.objects.create(rep=marek, starts_on=FRIDAY_30.date(), ends_on=FRIDAY_30.date(), reason="training")
+    Absence.objects.create(rep=kasia, starts_on=FRIDAY_30.date(), ends_on=FRIDAY_30.date(), reason="training")
 
     def post(when: datetime, **fields) -> dict:
         fields.setdefault("submitted_at", when.isoformat())

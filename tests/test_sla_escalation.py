@@ -607,21 +607,28 @@ def test_admin_refuses_steps_and_days_that_cannot_work(demo):
 
 def test_a_lead_that_arrives_late_does_not_fire_the_steps_it_missed_all_at_once(source):
     """A CRM replays Tuesday's 10:00 demo request on Wednesday at 09:00: nobody could have acted on it, so the
-    reminder and the reassignment it "missed" are passed over; it is already breached, and nothing is spammed."""
+    reminder, the reassignment and the alert it "missed" are not fired; it is already breached, the manager is
+    flagged once (tests/test_late_leads.py), and nothing is spammed."""
     wednesday_9 = at(2026, 11, 18, 9, 0)
     with time_machine.travel(wednesday_9, tick=False):
         lead, _ = lead_create(source=source, fields={"email": "replay@fabryka.example", "source": "demo_request", "submitted_at": TUESDAY_10}, now=wednesday_9)
     assert lead.sla_due_at == at(2026, 11, 17, 10, 15)
     assert lead_sla_state(lead=lead, now=wednesday_9) == "breached"
     assert tick(at(2026, 11, 18, 9, 1)) == 0
-    assert not LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned", "escalated"]).exists()
+    assert not LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned"]).exists()
+    (flag,) = LeadEvent.objects.filter(lead=lead, type="escalated")
+    assert flag.rep is None and "flagged for the manager, nobody paged" in flag.detail
 
 
 def test_a_lead_delayed_in_delivery_still_gets_the_steps_due_after_it_arrived(source):
-    """Submitted 10:00, delivered 10:20 (a retried webhook): the 15-minute reminder is passed over, the
-    30-minute reassignment and the 90-minute alert still come."""
+    """Submitted 10:00, delivered 10:20 (a retried webhook): the missed 15-minute reminder becomes one "arrived
+    late" notice to the owner at the first sweep; the 30-minute reassignment and the 90-minute alert still come."""
     arrived = at(2026, 11, 17, 10, 20)
     with time_machine.travel(arrived, tick=False):
         lead, _ = lead_create(source=source, fields={"email": "late@fabryka.example", "source": "demo_request", "submitted_at": TUESDAY_10}, now=arrived)
     tick(at(2026, 11, 17, 11, 31))
-    assert list(LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned", "escalated"]).values_list("type", flat=True)) == ["reassigned", "escalated"]
+    assert list(LeadEvent.objects.filter(lead=lead, type__in=["reminder", "reassigned", "escalated"]).values_list("type", flat=True)) == [
+        "reminder",
+        "reassigned",
+        "escalated",
+    ]

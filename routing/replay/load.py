@@ -40,7 +40,9 @@ def world_load(*, since: date, until: date) -> World:
     for m in PoolMembership.objects.select_related("rep").order_by("position", "id"):
         members[m.pool_id].append((m.rep_id, m.effective_weight))
     pools = {
-        p.pk: PoolInfo(id=p.pk, name=p.name, members=tuple(members.get(p.pk, ())), fallback_rep_id=p.fallback_rep_id, is_fallback=p.is_fallback)
+        p.pk: PoolInfo(
+            id=p.pk, name=p.name, members=tuple(members.get(p.pk, ())), fallback_rep_id=p.fallback_rep_id, is_fallback=p.is_fallback, strategy=p.strategy
+        )
         for p in Pool.objects.all()
     }
     absences: dict[int, list[AbsenceInfo]] = defaultdict(list)

@@ -64,6 +64,7 @@ class Simulation:
     def route(self, decision: engine.Decision, facts: engine.LeadFacts, day: date) -> Outcome:
         """Who routing would give the lead on `day`: the resolver on this run's roster."""
         found = resolver.resolve(resolver.target_for(decision, facts), MemoryRoster(self.world, day, self.state))
+        self.state.lead_owned(found.owner_id)  # a least-open pool compares the open leads of this run
         rule_id = decision.rule.id if decision.rule is not None else None
         return Outcome(status=found.status, rep_id=found.owner_id, pool_id=found.pool_id, rule_id=rule_id, lines=found.lines)
 
