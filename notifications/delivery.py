@@ -17,6 +17,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import requests
 from django.conf import settings
+from django.db import transaction
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.template import Context, Template, TemplateSyntaxError
 
@@ -38,6 +39,7 @@ URL_PATH = re.compile(r"(https?://[^/\s'\"<>]+)/[^\s'\"<>]*", re.IGNORECASE)
 URLLIB3_URL = re.compile(r"(url: )\S+")
 REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ (HTTP/[\d.]+)"')
 TRANSIENT_HTTP = {408, 425, 429}
+logger = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
@@ -49,6 +51,55 @@ class DeliveryError(Exception):
         self.permanent = permanent
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+# ---------------------------------------------------------------------------------------------- hand-over
+
+
+SEND_TASK = "notifications.tasks.outbox_send"
+SEND_MANY_TASK = "notifications.tasks.outbox_send_many"
+
+
+class _HandOver:
+    """The messages one transaction wrote; after its commit they go to the cluster in ONE task."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        outbox_task_enqueue(self.ids)
+
+
+def outbox_task_enqueue(message_ids: list[int]) -> None:
+    """One django-q2 task for these messages (`outbox_send` for one, `outbox_send_many` for several). A failure
+    (broker down) is only logged: the retry sweep hands unsent rows to the cluster later."""
+    from django_q.tasks import async_task
+
+    if not message_ids:
+        return
+    try:
+        if len(message_ids) == 1:
+            async_task(SEND_TASK, message_ids[0], task_name=f"outbox-{message_ids[0]}", group="outbox")
+        else:
+            async_task(SEND_MANY_TASK, list(message_ids), task_name=f"outbox-{message_ids[0]}-{message_ids[-1]}", group="outbox")
+    except Exception:
+        logger.exception("outbox %s: could not enqueue; the retry sweep will send it", message_ids)
+
+
+def outbox_hand_over(message_id: int) -> None:
+    """Send the message after the caller's transaction commits, together with the transaction's other messages: one
+    enqueue per transaction (per lead at intake), not one per message. Outside a transaction: at once."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        outbox_task_enqueue([message_id])
+        return
+    batch = getattr(connection, "_outbox_hand_over", None)
+    # The batch is the transaction's while its after-commit hook is still registered: a rollback (of the
+    # transaction, or of the savepoint the batch began in) drops the hook, and the next message starts a new one.
+    if batch is None or not any(hook is batch for _sids, hook, _robust in connection.run_on_commit):
+        batch = connection._outbox_hand_over = _HandOver()
+        transaction.on_commit(batch, robust=True)
+    batch.ids.append(message_id)
 
 
 def http_timeout() -> tuple[float, float]:

@@ -51,6 +51,12 @@ def outbox_enqueue(*, message_ids: list[int]) -> None:
             logger.exception("outbox %s: could not enqueue; the retry sweep will send it", message_id)
 
 
+def outbox_send_many(message_ids: list[int]) -> list[str]:
+    """Send the messages one transaction wrote (one task per lead at intake), each as `outbox_send` does: claimed
+    first, so a task delivered twice sends nothing twice."""
+    return [outbox_send(message_id) for message_id in message_ids]
+
+
 @lead_log_scope
 def outbox_send(message_id: int) -> str:
     """Send one outbox message if it is still pending; returns what happened (sent / retry / failed / skipped)."""
