@@ -56,10 +56,6 @@ class DeliveryError(Exception):
 # ---------------------------------------------------------------------------------------------- hand-over
 
 
-SEND_TASK = "notifications.tasks.outbox_send"
-SEND_MANY_TASK = "notifications.tasks.outbox_send_many"
-
-
 class _HandOver:
     """The messages one transaction wrote; after its commit they go to the cluster in ONE task."""
 
@@ -67,23 +63,9 @@ class _HandOver:
         self.ids: list[int] = []
 
     def __call__(self) -> None:
-        outbox_task_enqueue(self.ids)
+        from notifications.tasks import outbox_enqueue  # the tasks module imports this one
 
-
-def outbox_task_enqueue(message_ids: list[int]) -> None:
-    """One django-q2 task for these messages (`outbox_send` for one, `outbox_send_many` for several). A failure
-    (broker down) is only logged: the retry sweep hands unsent rows to the cluster later."""
-    from django_q.tasks import async_task
-
-    if not message_ids:
-        return
-    try:
-        if len(message_ids) == 1:
-            async_task(SEND_TASK, message_ids[0], task_name=f"outbox-{message_ids[0]}", group="outbox")
-        else:
-            async_task(SEND_MANY_TASK, list(message_ids), task_name=f"outbox-{message_ids[0]}-{message_ids[-1]}", group="outbox")
-    except Exception:
-        logger.exception("outbox %s: could not enqueue; the retry sweep will send it", message_ids)
+        outbox_enqueue(message_ids=self.ids, together=True)
 
 
 def outbox_hand_over(message_id: int) -> None:
@@ -91,7 +73,9 @@ def outbox_hand_over(message_id: int) -> None:
     enqueue per transaction (per lead at intake), not one per message. Outside a transaction: at once."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        outbox_task_enqueue([message_id])
+        from notifications.tasks import outbox_enqueue
+
+        outbox_enqueue(message_ids=[message_id])
         return
     batch = getattr(connection, "_outbox_hand_over", None)
     # The batch is the transaction's while its after-commit hook is still registered: a rollback (of the
