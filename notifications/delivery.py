@@ -86,6 +86,25 @@ def outbox_hand_over(message_id: int) -> None:
     batch.ids.append(message_id)
 
 
+def outbox_hand_over_now() -> None:
+    """With django-q2's ORM broker on this database, write the transaction's one task row NOW, inside the
+    transaction: it commits (or rolls back) with the messages, and the request needs no commit of its own for it.
+    Intake calls this last. With another broker (Redis) or in sync mode (tests run tasks at once) nothing happens
+    here and the task is enqueued after commit as usual."""
+    from django_q.conf import Conf
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block or Conf.SYNC or getattr(Conf, "ORM", None) != connection.alias or not getattr(Conf, "ORM", None):
+        return
+    batch = getattr(connection, "_outbox_hand_over", None)
+    if batch is None or not batch.ids or not any(hook is batch for _sids, hook, _robust in connection.run_on_commit):
+        return
+    ids, batch.ids = batch.ids, []  # its after-commit hook now finds nothing left to enqueue
+    from notifications.tasks import outbox_enqueue
+
+    outbox_enqueue(message_ids=ids, together=True)
+
+
 def http_timeout() -> tuple[float, float]:
     """(connect, read) seconds (`NOTIFICATIONS_HTTP_TIMEOUT`); a hanging receiver costs a worker at most about this long."""
     connect, read = settings.NOTIFICATIONS_HTTP_TIMEOUT

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core import business_time
 from core.engine import LeadFacts
 from core.logcontext import lead_log_bind, lead_log_scope
+from notifications.delivery import outbox_hand_over_now
 from notifications.services import lead_autorespond, rule_messages_send
 from reps.models import Rep
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
@@ -111,6 +112,7 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     if lead.rule_id is not None:
         rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
         rule_hit_add(rule_id=lead.rule_id, at=now)  # last: the rule's row is locked only for the commit
+    outbox_hand_over_now()  # the ORM broker's task row in this transaction: no commit of its own
     return lead, True
 
 
