@@ -17,8 +17,8 @@ from urllib.parse import quote_plus, urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.template import Context, Template, TemplateSyntaxError
 
 from core.text import ascii_domain

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 
 from core import business_time
 from core.engine import LeadFacts, evaluate
-from routing.models import Lead
 from routing.config_version import config_version, table_fingerprint, version_register
+from routing.models import Lead
 from routing.ruleset import compile_conditions, lead_facts
 from routing.selectors import lead_language
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy

@@ -37,9 +37,7 @@ def shared_cache_not_in_database(settings):
 
 
 def demo_body(i: int, **extra) -> str:
-    return json.dumps(
-        {"email": f"osoba{i}@firma{i}.example", "company": f"Firma {i}", "source": "demo_request", "region": "Mazowieckie", **extra}
-    )
+    return json.dumps({"email": f"osoba{i}@firma{i}.example", "company": f"Firma {i}", "source": "demo_request", "region": "Mazowieckie", **extra})
 
 
 def post_counted(api, body: str) -> QueryCounter:
@@ -61,7 +59,10 @@ def grow_everything(n: int, *, source, lead_count: int = 0) -> None:
         RuleCondition.objects.create(rule=rule, field="email_domain", operator="equals", value=f"never-{i}.example")
     now = timezone.now()
     Lead.objects.bulk_create(
-        [Lead(email=f"old{i}@firma-stara.example", email_key=f"old{i}@firma-stara.example", submitted_at=now, received_at=now, intake_source=source) for i in range(lead_count)]
+        [
+            Lead(email=f"old{i}@firma-stara.example", email_key=f"old{i}@firma-stara.example", submitted_at=now, received_at=now, intake_source=source)
+            for i in range(lead_count)
+        ]
     )
 
 

@@ -18,10 +18,10 @@ from core.logcontext import lead_log_bind, lead_log_scope
 from notifications.delivery import outbox_hand_over_now
 from notifications.services import lead_autorespond, rule_messages_send
 from reps.models import Rep
+from routing.config_version import config_snapshot
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
 from routing.ruleset import lead_facts
 from routing.services.actions import rule_actions_apply
-from routing.config_version import config_snapshot
 from routing.services.assignment import lead_route, rule_hit_add
 from routing.services.intake import lead_normalise
 from sla.selectors import Autoresponse, calendar_for
