@@ -18,6 +18,7 @@ from urllib.parse import quote_plus, urlsplit
 import requests
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.db import transaction
 from django.template import Context, Template, TemplateSyntaxError
 
 from core.text import ascii_domain
@@ -38,6 +39,7 @@ URL_PATH = re.compile(r"(https?://[^/\s'\"<>]+)/[^\s'\"<>]*", re.IGNORECASE)
 URLLIB3_URL = re.compile(r"(url: )\S+")
 REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ (HTTP/[\d.]+)"')
 TRANSIENT_HTTP = {408, 425, 429}
+logger = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
@@ -49,6 +51,58 @@ class DeliveryError(Exception):
         self.permanent = permanent
         self.status_code = status_code
         self.retry_after = retry_after
+
+
+# ---------------------------------------------------------------------------------------------- hand-over
+
+
+class _HandOver:
+    """The messages one transaction wrote; after its commit they go to the cluster in ONE task."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self) -> None:
+        from notifications.tasks import outbox_enqueue  # the tasks module imports this one
+
+        outbox_enqueue(message_ids=self.ids, together=True)
+
+
+def outbox_hand_over(message_id: int) -> None:
+    """Send the message after the caller's transaction commits, together with the transaction's other messages: one
+    enqueue per transaction (per lead at intake), not one per message. Outside a transaction: at once."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        from notifications.tasks import outbox_enqueue
+
+        outbox_enqueue(message_ids=[message_id])
+        return
+    batch = getattr(connection, "_outbox_hand_over", None)
+    # The batch is the transaction's while its after-commit hook is still registered: a rollback (of the
+    # transaction, or of the savepoint the batch began in) drops the hook, and the next message starts a new one.
+    if batch is None or not any(hook is batch for _sids, hook, _robust in connection.run_on_commit):
+        batch = connection._outbox_hand_over = _HandOver()
+        transaction.on_commit(batch, robust=True)
+    batch.ids.append(message_id)
+
+
+def outbox_hand_over_now() -> None:
+    """With django-q2's ORM broker on this database, write the transaction's one task row NOW, inside the
+    transaction: it commits (or rolls back) with the messages, and the request needs no commit of its own for it.
+    Intake calls this last. With another broker (Redis) or in sync mode (tests run tasks at once) nothing happens
+    here and the task is enqueued after commit as usual."""
+    from django_q.conf import Conf
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block or Conf.SYNC or getattr(Conf, "ORM", None) != connection.alias or not getattr(Conf, "ORM", None):
+        return
+    batch = getattr(connection, "_outbox_hand_over", None)
+    if batch is None or not batch.ids or not any(hook is batch for _sids, hook, _robust in connection.run_on_commit):
+        return
+    ids, batch.ids = batch.ids, []  # its after-commit hook now finds nothing left to enqueue
+    from notifications.tasks import outbox_enqueue
+
+    outbox_enqueue(message_ids=ids, together=True)
 
 
 def http_timeout() -> tuple[float, float]:

@@ -25,6 +25,8 @@ class Channel(models.Model):
     secret = models.CharField(_("secret"), max_length=500, blank=True, help_text=_("HMAC key or auth header value"))
     config = models.JSONField(_("options"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # Moves on every save (the admin saves it with its inlines): the version of the intake's cached copy.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -5,6 +5,8 @@ the earlier leads and the lead's language in `routing.selectors` (routing's fact
 """
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +14,7 @@ from django.db.models import Q
 
 from notifications.models import Channel, CompanyProfile, OutboxMessage
 from reps.models import Rep
+from routing.config_version import config_version, table_fingerprint, version_register
 
 # A rep can be reached personally on these kinds; a generic webhook is a tool, not a person's inbox.
 PERSONAL_KINDS = (Channel.Kind.EMAIL, Channel.Kind.SMS, Channel.Kind.SLACK, Channel.Kind.TEAMS)
@@ -31,9 +34,44 @@ def phone_normalise(phone: str) -> str:
     return re.sub(r"[^\d+]", "", phone or "")
 
 
+def _channels_version_part(q) -> tuple[list[str], list]:
+    profile = CompanyProfile._meta.db_table
+    # The company profile is one small row: its content is its version.
+    content = f"(SELECT {q('name')} || '|' || {q('website')} || '|' || {q('phone')} FROM {q(profile)} WHERE id = %s)"
+    return [*table_fingerprint(q, Channel._meta.db_table, updated_at="updated_at"), content], [CompanyProfile.SINGLETON_ID]
+
+
+version_register("channels", _channels_version_part)
+CHANNELS_MAX_AGE_SECONDS = 300.0
+_channels_lock = threading.Lock()
+_channels_cached: tuple[tuple, float, list[Channel], CompanyProfile] | None = None
+
+
+def _channels_config() -> tuple[list[Channel], CompanyProfile]:
+    """Every channel by name and the company profile, read once per process and kept while their version holds
+    (`routing.config_version`: one query per lead for every cache, none inside an intake's snapshot after the first
+    cache asked). The instances are shared: read them, never change them."""
+    global _channels_cached
+    version = config_version("channels")
+    cached = _channels_cached
+    if cached is not None and cached[0] == version and time.monotonic() - cached[1] < CHANNELS_MAX_AGE_SECONDS:
+        return cached[2], cached[3]
+    channels = list(Channel.objects.order_by("name", "id"))
+    profile = CompanyProfile.objects.filter(pk=CompanyProfile.SINGLETON_ID).first() or CompanyProfile(pk=CompanyProfile.SINGLETON_ID)
+    with _channels_lock:
+        _channels_cached = (version, time.monotonic(), channels, profile)
+    return channels, profile
+
+
+def channels_invalidate() -> None:
+    global _channels_cached
+    with _channels_lock:
+        _channels_cached = None
+
+
 def channel_default(*, kind: str) -> Channel | None:
     """The active channel of a kind reps are reached on: the one marked "default" in its options, else the first by name."""
-    channels = list(Channel.objects.filter(kind=kind, is_active=True))
+    channels = [c for c in _channels_config()[0] if c.kind == kind and c.is_active]
     if not channels:
         return None
     return next((c for c in channels if c.config.get("default")), channels[0])
@@ -92,4 +130,4 @@ def outbox_due_ids(*, now: datetime, grace: timedelta, limit: int = 500) -> list
 
 def company_profile() -> CompanyProfile:
     """The company's profile for signing messages to leads; an empty one (not saved) until the manager sets it."""
-    return CompanyProfile.objects.filter(pk=CompanyProfile.SINGLETON_ID).first() or CompanyProfile(pk=CompanyProfile.SINGLETON_ID)
+    return _channels_config()[1]

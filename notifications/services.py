@@ -26,7 +26,7 @@ from reps.models import Rep
 from reps.selectors import account_for_domain, team_leads
 from routing.models import Lead, LeadEvent, Rule, RuleAction
 from routing.selectors import leads_earlier
-from routing.services.actions import RECORD_KINDS, action_key, event_at, lead_history_add, rule_action_failed, rule_actions_of
+from routing.services.actions import RECORD_KINDS, action_key, actions_run_contained, event_at, lead_history_add, rule_action_failed, rule_actions_of
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +48,18 @@ def message_enqueue(
 ) -> OutboxMessage | None:
     """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing and returns None."""
     key = f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}"[:255]
-    message, created = OutboxMessage.objects.get_or_create(
-        key=key,
-        defaults={
-            "lead": lead,
-            "channel": channel,
-            "recipient": recipient[:254],
-            "subject": subject[:300],
-            "body": body,
-            "payload": payload or {},
-            "template": template[:100],
-        },
-    )
-    if not created:
+    # No get_or_create: its savepoint costs two round trips per message. The key names the event, so only a repeated
+    # call (sequential: a retried task, a second run for the same event) can find a row already there.
+    if OutboxMessage.objects.filter(key=key).exists():
         return None
-    from notifications.tasks import outbox_enqueue  # tasks import the delivery code; keep services light
+    message = OutboxMessage.objects.create(
+        key=key, lead=lead, channel=channel, recipient=recipient[:254], subject=subject[:300], body=body, payload=payload or {}, template=template[:100]
+    )
+    from notifications.delivery import outbox_hand_over  # the delivery code is heavy; keep services light
 
-    # Only an enqueue after commit: sending never happens inside the request, and a rollback sends nothing.
-    transaction.on_commit(partial(outbox_enqueue, message_ids=[message.pk]), robust=True)
+    # Handed to the cluster once per transaction, after commit (all of the transaction's messages in one task):
+    # sending never happens inside the request, and a rollback sends nothing.
+    outbox_hand_over(message.pk)
     return message
 
 
@@ -127,7 +121,7 @@ def _routes_describe(messages: list[OutboxMessage]) -> str:
 # ---------------------------------------------------------------------------------------------- rule actions
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def rule_messages_send(*, lead: Lead, rule: Rule | None, event: LeadEvent | None, facts: LeadFacts | None = None) -> None:
     """Queue the messages of the matched rule's actions for a freshly routed lead: notify, e-mail the lead, webhook.
 
@@ -140,17 +134,19 @@ def rule_messages_send(*, lead: Lead, rule: Rule | None, event: LeadEvent | None
     """
     if rule is None:
         return
+    sending = []
     for action in rule_actions_of(rule):
         if action.kind not in SEND_KINDS:
             if action.kind not in RECORD_KINDS:
                 logger.warning("unknown action kind %r (action %s)", action.kind, action.pk)
             continue
-        try:
-            with transaction.atomic():
-                _action_send(lead=lead, action=action, event=event, facts=facts)
-        except Exception:
-            logger.exception("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk)
-            rule_action_failed(lead=lead, action=action, event=event)
+        sending.append(action)
+
+    def failed(action: RuleAction, error: Exception) -> None:
+        logger.error("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk, exc_info=error)
+        rule_action_failed(lead=lead, action=action, event=event)
+
+    actions_run_contained(sending, lambda action: _action_send(lead=lead, action=action, event=event, facts=facts), failed)
 
 
 def _action_send(*, lead: Lead, action: RuleAction, event: LeadEvent | None, facts: LeadFacts | None) -> None:
@@ -315,7 +311,7 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
 # ---------------------------------------------------------------------------------------------- the lead
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str) -> None:
     """E-mail the lead itself (after-hours notice, thank-you, e-books...) in the lead's language."""
     composed = lead_compose(template, lead, lead_context(lead, **context))

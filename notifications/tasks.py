@@ -25,6 +25,7 @@ from notifications.selectors import outbox_due_ids
 logger = logging.getLogger(__name__)
 
 SEND_TASK = "notifications.tasks.outbox_send"
+SEND_MANY_TASK = "notifications.tasks.outbox_send_many"
 Status = OutboxMessage.Status
 
 
@@ -41,14 +42,29 @@ def backoff(attempts: int, *, retry_after: int | None = None) -> timedelta:
     return min(delay, most)
 
 
-def outbox_enqueue(*, message_ids: list[int]) -> None:
+def outbox_enqueue(*, message_ids: list[int], together: bool = False) -> None:
     """Hand messages to the django-q2 cluster. Called after commit: a failure here (broker down) is only
-    logged, the sweep sends the messages later, and the request that wrote them is not affected."""
+    logged, the sweep sends the messages later, and the request that wrote them is not affected.
+
+    `together`: the messages of one transaction (one lead at intake) in ONE task (`outbox_send_many`); else one
+    task per message (the retry sweep: a slow receiver holds up only its own message)."""
+    if together and len(message_ids) > 1:
+        try:
+            async_task(SEND_MANY_TASK, list(message_ids), task_name=f"outbox-{message_ids[0]}-{message_ids[-1]}", group="outbox")
+        except Exception:
+            logger.exception("outbox %s: could not enqueue; the retry sweep will send them", message_ids)
+        return
     for message_id in message_ids:
         try:
             async_task(SEND_TASK, message_id, task_name=f"outbox-{message_id}", group="outbox")
         except Exception:
             logger.exception("outbox %s: could not enqueue; the retry sweep will send it", message_id)
+
+
+def outbox_send_many(message_ids: list[int]) -> list[str]:
+    """Send the messages one transaction wrote (one task per lead at intake), each as `outbox_send` does: claimed
+    first, so a task delivered twice sends nothing twice."""
+    return [outbox_send(message_id) for message_id in message_ids]
 
 
 @lead_log_scope

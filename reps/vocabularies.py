@@ -119,23 +119,29 @@ def vocabulary_claims(*, kind: str, exclude_term_id: int | None = None) -> dict[
     return claims
 
 
-def vocabulary_version() -> tuple:
-    """A cheap fingerprint of terms and spellings, in one query: changes on any add, edit or delete."""
-    q = connection.ops.quote_name
+def vocabulary_version_sql(q) -> list[str]:
+    """The scalar subqueries of the fingerprint of terms and spellings: changes on any add, edit or delete.
+    (routing.config_version reads them with the other caches' in one query per lead.)"""
     parts = []
     for model in (VocabularyTerm, VocabularySpelling):
         table, updated_at = q(model._meta.db_table), q(model._meta.get_field("updated_at").column)
-        parts.append(f"(SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table}), (SELECT MAX({updated_at}) FROM {table})")
+        parts += [f"(SELECT COUNT(*) FROM {table})", f"(SELECT MAX(id) FROM {table})", f"(SELECT MAX({updated_at}) FROM {table})"]
+    return parts
+
+
+def vocabulary_version() -> tuple:
+    """The fingerprint of terms and spellings, in one query of its own."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts))
+        cursor.execute("SELECT " + ", ".join(vocabulary_version_sql(connection.ops.quote_name)))
         row = cursor.fetchone()
     return tuple(str(value) if value is not None else None for value in row)
 
 
-def vocabulary_active() -> Vocabulary:
-    """The compiled vocabularies; recompiled only when `vocabulary_version()` changed (or the copy is old)."""
+def vocabulary_active(*, version: tuple | None = None) -> Vocabulary:
+    """The compiled vocabularies; recompiled only when their version (`vocabulary_version()` unless the caller read
+    it already) changed, or the copy is old."""
     global _cached, _cached_at
-    version = vocabulary_version()
+    version = vocabulary_version() if version is None else version
     cached = _cached
     if cached is not None and cached.version == version and time.monotonic() - _cached_at < MAX_AGE_SECONDS:
         return cached

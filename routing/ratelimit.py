@@ -79,12 +79,13 @@ def rate_limit_hit(*, key: str, rate: Rate | None = None, now: float | None = No
     cache_key = f"ratelimit:{key}:{rate.seconds}:{window}"
     cache = caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
     try:
-        cache.add(cache_key, 0, timeout=rate.seconds + 60)
         try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired or culled between add and incr: this request starts the window
-            cache.add(cache_key, 1, timeout=rate.seconds + 60)
-            count = 1
+            count = cache.incr(cache_key)  # the window's counter exists but for its first request: one operation
+        except ValueError:  # the window's first request (or the counter expired or was culled): start it
+            if cache.add(cache_key, 1, timeout=rate.seconds + 60):
+                count = 1
+            else:  # another worker started it meanwhile
+                count = cache.incr(cache_key)
     except Exception:  # fail open, see the module docstring
         logger.warning("rate limit not checked: the cache is unavailable", exc_info=True)
         return Verdict(allowed=True, limit=rate.requests)

@@ -20,11 +20,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import connection
-
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
 from reps import selectors as rep_selectors
-from reps.vocabularies import fields_read, vocabulary_active
+from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
+from routing.config_version import config_version, version_register
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
 from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
 
@@ -76,23 +75,30 @@ def compile_conditions(conditions: Iterable) -> tuple[Condition, ...]:
     return tuple(compiled)
 
 
-def ruleset_version() -> tuple:
-    """A cheap fingerprint of the rules table and its children, in one query: changes whenever a rule is added,
-    edited, reordered, switched on or off or deleted, or a condition or action is added or removed, and when another
-    table version goes live. (Counts span every version: an edit of the draft recompiles too, which is harmless.)"""
-    q = connection.ops.quote_name
+def _ruleset_version_part(q) -> tuple[list[str], list]:
     rule, condition, action, table = (q(m._meta.db_table) for m in (Rule, RuleCondition, RuleAction, RuleTable))
     updated_at = q(Rule._meta.get_field("updated_at").column)
-    sql = (
-        f"SELECT (SELECT COUNT(*) FROM {rule}), (SELECT MAX(id) FROM {rule}), (SELECT MAX({updated_at}) FROM {rule}),"
-        f" (SELECT COUNT(*) FROM {condition}), (SELECT MAX(id) FROM {condition}),"
-        f" (SELECT COUNT(*) FROM {action}), (SELECT MAX(id) FROM {action}),"
-        f" (SELECT MAX(id) FROM {table} WHERE status = %s)"
+    return (
+        [
+            f"(SELECT COUNT(*) FROM {rule})", f"(SELECT MAX(id) FROM {rule})", f"(SELECT MAX({updated_at}) FROM {rule})",
+            f"(SELECT COUNT(*) FROM {condition})", f"(SELECT MAX(id) FROM {condition})",
+            f"(SELECT COUNT(*) FROM {action})", f"(SELECT MAX(id) FROM {action})",
+            f"(SELECT MAX(id) FROM {table} WHERE status = %s)",
+        ],
+        [RuleTable.Status.LIVE],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [RuleTable.Status.LIVE])
-        row = cursor.fetchone()
-    return tuple(str(value) if value is not None else None for value in row)
+
+
+version_register("rules", _ruleset_version_part)
+version_register("vocabulary", lambda q: (vocabulary_version_sql(q), []))
+
+
+def ruleset_version() -> tuple:
+    """A cheap fingerprint of the rules table and its children: changes whenever a rule is added, edited, reordered,
+    switched on or off or deleted, or a condition or action is added or removed, and when another table version goes
+    live. (Counts span every version: an edit of the draft recompiles too, which is harmless.) Read together with
+    the other caches' versions in one query (`routing.config_version`)."""
+    return config_version("rules")
 
 
 def ruleset_compile(*, version: tuple = (), table: RuleTable | None = None) -> Ruleset:
@@ -155,7 +161,7 @@ def lead_facts(lead: Lead) -> LeadFacts:
     """
     # Region and industry are read through the vocabularies once, here: rules, SLA policies and the territory all
     # see the canonical term ("woj. slaskie" is "Śląskie"), the explanation shows both (reps.vocabularies).
-    vocabulary = vocabulary_active() if (lead.region or lead.industry) else None
+    vocabulary = vocabulary_active(version=config_version("vocabulary")) if (lead.region or lead.industry) else None
     fields = fields_read({name: getattr(lead, name, None) for name in _FACT_FIELDS}, vocabulary=vocabulary)
     extra = lead.extra if isinstance(lead.extra, dict) else {}
     domain = _lookup_key(lead.email_domain)

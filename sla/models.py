@@ -14,6 +14,8 @@ class BusinessCalendar(models.Model):
     holidays_country = models.CharField(
         _("public holidays of"), max_length=2, blank=True, default="PL", help_text=_("ISO country code; empty: no public holidays")
     )
+    # Moves on every save (the admin saves it with its inlines): the version of the intake's cached copy.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -80,6 +82,8 @@ class SlaPolicy(models.Model):
     )
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="policies", verbose_name=_("calendar"))
     autoresponse_template = models.CharField(_("autoresponse"), max_length=100, blank=True)
+    # Moves on every save (the admin saves it with its inlines): the version of the intake's cached copy.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["position", "id"]

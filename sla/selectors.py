@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,10 +18,11 @@ from django.utils.translation import gettext as _
 
 from core import business_time
 from core.engine import LeadFacts, evaluate
+from routing.config_version import config_version, table_fingerprint, version_register
 from routing.models import Lead
 from routing.ruleset import compile_conditions, lead_facts
 from routing.selectors import lead_language
-from sla.models import BusinessCalendar, EscalationStep, PolicyCondition, SlaPolicy
+from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 AFTER_HOURS_TEMPLATE = "after_hours"
 DUE_SOON = timedelta(minutes=15)
@@ -70,6 +72,47 @@ def policies_active() -> QuerySet[SlaPolicy]:
     )
 
 
+def _policies_version_part(q) -> tuple[list[str], list]:
+    parts: list[str] = []
+    for model in (SlaPolicy, BusinessCalendar):
+        parts += table_fingerprint(q, model._meta.db_table, updated_at="updated_at")
+    for model in (PolicyCondition, EscalationStep, OpeningHours, CalendarDay):
+        parts += table_fingerprint(q, model._meta.db_table)
+    return parts, []
+
+
+version_register("sla_policies", _policies_version_part)
+# A copy older than this is read again even if the version looks the same (a backstop for an edit of a condition,
+# step or opening hour saved without its policy or calendar, which the admin never does).
+POLICIES_MAX_AGE_SECONDS = 300.0
+_policies_lock = threading.Lock()
+_policies_cached: tuple[tuple, float, list[SlaPolicy]] | None = None
+
+
+def policies_cached() -> list[SlaPolicy]:
+    """The active policies of `policies_active`, read once per process and kept while their version holds (one
+    shared version query per lead, `routing.config_version`; no query at all inside an intake's snapshot after the
+    first cache asked). The instances are shared: read them, never change them."""
+    global _policies_cached
+    version = config_version("sla_policies")
+    cached = _policies_cached
+    if cached is not None and cached[0] == version and time.monotonic() - cached[1] < POLICIES_MAX_AGE_SECONDS:
+        return cached[2]
+    policies = list(policies_active())
+    for policy in policies:
+        policy._compiled_conditions = compile_conditions(policy.conditions.all())
+    with _policies_lock:
+        _policies_cached = (version, time.monotonic(), policies)
+    return policies
+
+
+def policies_invalidate() -> None:
+    """Forget this process's policies (the next lead reads them again)."""
+    global _policies_cached
+    with _policies_lock:
+        _policies_cached = None
+
+
 def calendar_build(calendar: BusinessCalendar) -> business_time.Calendar:
     """The business calendar as plain data (uses prefetched hours and days when there are any)."""
     hours = tuple(sorted((h.weekday, h.opens, h.closes) for h in calendar.opening_hours.all()))
@@ -89,8 +132,11 @@ def calendar_build(calendar: BusinessCalendar) -> business_time.Calendar:
 
 
 def calendar_for(policy: SlaPolicy) -> business_time.Calendar:
-    """The calendar a policy's clock runs on."""
-    return calendar_build(policy.calendar)
+    """The calendar a policy's clock runs on (built once per policy instance: a cached policy keeps it)."""
+    built = getattr(policy, "_built_calendar", None)
+    if built is None:
+        built = policy._built_calendar = calendar_build(policy.calendar)
+    return built
 
 
 def policy_for(
@@ -103,8 +149,10 @@ def policy_for(
     policy tests something.
     """
     lines: list[str] = []
-    for policy in policies if policies is not None else policies_active():
-        conditions = compile_conditions(policy.conditions.all())
+    for policy in policies if policies is not None else policies_cached():
+        conditions = getattr(policy, "_compiled_conditions", None)
+        if conditions is None:
+            conditions = compile_conditions(policy.conditions.all())
         if conditions and facts is None:
             facts = lead_facts(lead)  # only built when some policy tests something
         holds, checked = evaluate(conditions, policy.match, facts) if conditions else (True, [])

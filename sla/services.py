@@ -56,7 +56,7 @@ class EscalationNotice:
     event: LeadEvent
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # intake calls it inside its transaction: no partial rollback wanted
 def lead_sla_start(*, lead: Lead, now: datetime, facts: LeadFacts | None = None) -> Autoresponse | None:
     """Start a routed lead's clock: priority, policy, deadline, first step. Returns the autoresponse the lead is
     owed (an after-hours lead is told when we call), for the caller to send, or None. `facts`: the lead's facts as

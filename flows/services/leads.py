@@ -15,12 +15,14 @@ from django.utils import timezone
 from core import business_time
 from core.engine import LeadFacts
 from core.logcontext import lead_log_bind, lead_log_scope
+from notifications.delivery import outbox_hand_over_now
 from notifications.services import lead_autorespond, rule_messages_send
 from reps.models import Rep
+from routing.config_version import config_snapshot
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
 from routing.ruleset import lead_facts
 from routing.services.actions import rule_actions_apply
-from routing.services.assignment import lead_route
+from routing.services.assignment import lead_route, rule_hit_add
 from routing.services.intake import lead_normalise
 from sla.selectors import Autoresponse, calendar_for
 from sla.services import lead_sla_start, lead_sla_stop
@@ -42,7 +44,7 @@ def _lead_calendar(lead: Lead) -> business_time.Calendar | None:
     return calendar_for(lead.sla_policy) if lead.sla_policy_id else None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # each part contains its own failures (routing.services.actions.actions_run_contained)
 def rule_actions_carry_out(*, lead: Lead, rule: Rule | None, event: LeadEvent | None, facts: LeadFacts | None = None) -> None:
     """The matched rule's actions, in two steps: first what changes the lead (routing: task, note, tag, close), then
     what sends (notifications: notify, e-mail the lead, webhook), so a message already sees the lead's task and tags.
@@ -71,6 +73,7 @@ def _lead_by_retry_key(*, source: IntakeSource, idempotency_key: str | None, ext
 
 
 @lead_log_scope  # outside the transaction: its after-commit work logs with the lead's id too
+@config_snapshot()  # the cached configuration's versions: one query for the whole lead (routing.config_version)
 @transaction.atomic
 def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | None = None, now: datetime | None = None) -> tuple[Lead, bool]:
     """Take in one lead: store it, route it, start its SLA clock, carry out the rule's actions and queue its messages.
@@ -86,7 +89,12 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
 
     lead = lead_normalise(Lead(intake_source=source, idempotency_key=idempotency_key or None, received_at=now, **fields))
     try:
-        with transaction.atomic():
+        if idempotency_key or fields.get("external_id"):
+            # A savepoint only where a race is possible: a concurrent retry with the same key loses on the unique
+            # constraint, and only rolling back to here lets it answer with the winner's lead.
+            with transaction.atomic():
+                lead.save()
+        else:
             lead.save()
     except IntegrityError:
         existing = _lead_by_retry_key(source=source, idempotency_key=idempotency_key, external_id=fields.get("external_id"))
@@ -97,12 +105,14 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     lead_log_bind(lead.pk)
     LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
     facts = lead_facts(lead)  # looked up once: the router's own call below finds them kept on the lead
-    event = lead_route(lead=lead, now=now)
+    event = lead_route(lead=lead, now=now, count_hit=False)
     reply = lead_sla_start(lead=lead, now=now, facts=facts)
     if reply is not None:
         _autorespond(lead=lead, reply=reply)
     if lead.rule_id is not None:
         rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
+        rule_hit_add(rule_id=lead.rule_id, at=now)  # last: the rule's row is locked only for the commit
+    outbox_hand_over_now()  # the ORM broker's task row in this transaction: no commit of its own
     return lead, True
 
 

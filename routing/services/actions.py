@@ -9,7 +9,10 @@ that already ran for the event is not run again (its history line, keyed by even
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from core import business_time
 from reps.models import Rep
-from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, Tag, Task
+from routing.config_version import config_versions, registered_versions
+from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, RuleTable, Tag, Task
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +42,55 @@ def action_key(*, event: LeadEvent | None, action: RuleAction) -> str:
     return f"e{event.pk if event else '-'}.a{action.pk}"
 
 
+# The live table's actions by rule, read once per process; version: the rule set's (it counts actions, and every
+# action edit moves its rule's updated_at through routing.services.rules) and the channels' when registered.
+_actions_lock = threading.Lock()
+_actions_cached: tuple[tuple, float, dict[int, list[RuleAction]]] | None = None
+ACTIONS_MAX_AGE_SECONDS = 300.0
+
+
+def _actions_by_rule() -> dict[int, list[RuleAction]]:
+    global _actions_cached
+    versions = config_versions(*(name for name in ("rules", "channels") if name in registered_versions()))
+    version = tuple(versions.items())
+    cached = _actions_cached
+    if cached is not None and cached[0] == version and time.monotonic() - cached[1] < ACTIONS_MAX_AGE_SECONDS:
+        return cached[2]
+    by_rule: dict[int, list[RuleAction]] = {rule_id: [] for rule_id in Rule.objects.values_list("id", flat=True)}  # live rules, even without actions
+    for action in RuleAction.objects.filter(rule__table__status=RuleTable.Status.LIVE).select_related("channel").order_by("rule_id", "position", "id"):
+        by_rule.setdefault(action.rule_id, []).append(action)
+    with _actions_lock:
+        _actions_cached = (version, time.monotonic(), by_rule)
+    return by_rule
+
+
+def _fresh_copy(action: RuleAction) -> RuleAction:
+    """A copy of a cached action for one lead: what it loads later (its rep) stays on the copy, not in the cache."""
+    clone = copy.copy(action)
+    clone._state = copy.copy(action._state)
+    clone._state.fields_cache = dict(action._state.fields_cache)
+    clone._state.fields_cache.pop("recipient_rep", None)
+    return clone
+
+
 def rule_actions_of(rule: Rule, *, kinds: tuple[str, ...] | None = None) -> list[RuleAction]:
-    """The rule's actions in their order (with what sending needs), optionally only those of `kinds`."""
-    actions = rule.actions.select_related("channel", "recipient_rep").order_by("position", "id")
+    """The rule's actions in their order (with their channels; a named rep is read when used), optionally only those
+    of `kinds`. A live rule's come from the per-process cache (no query inside an intake's config snapshot); a rule
+    of another table (archived by a publish a moment ago) is read from the database."""
+    cached = _actions_by_rule()
+    if rule.pk in cached:
+        actions = [_fresh_copy(action) for action in cached.get(rule.pk, ())]
+    else:
+        actions = list(rule.actions.select_related("channel", "recipient_rep").order_by("position", "id"))
     if kinds is not None:
-        actions = actions.filter(kind__in=kinds)
-    return list(actions)
+        actions = [action for action in actions if action.kind in kinds]
+    return actions
+
+
+def rule_actions_invalidate() -> None:
+    global _actions_cached
+    with _actions_lock:
+        _actions_cached = None
 
 
 def lead_history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
@@ -64,7 +111,30 @@ def rule_action_failed(*, lead: Lead, action: RuleAction, event: LeadEvent | Non
     )
 
 
-@transaction.atomic
+def actions_run_contained(actions: list[RuleAction], run: Callable[[RuleAction], None], failed: Callable[[RuleAction, Exception], None]) -> None:
+    """Run each action so that a broken one costs neither the lead nor the next action, in as few round trips as the
+    happy path allows: all of them in ONE savepoint; only if one of them raises, that savepoint is rolled back and
+    they run again one by one, each in a savepoint of its own (the broken one is handed to `failed`). A savepoint
+    is kept here, not dropped, because a database error inside an action aborts the whole transaction on
+    PostgreSQL: only rolling back to a savepoint lets the lead itself commit."""
+    if not actions:
+        return
+    try:
+        with transaction.atomic():
+            for action in actions:
+                run(action)
+        return
+    except Exception:
+        pass  # one by one below, so the good ones still happen and the broken one is named
+    for action in actions:
+        try:
+            with transaction.atomic():
+                run(action)
+        except Exception as error:
+            failed(action, error)
+
+
+@transaction.atomic(savepoint=False)
 def rule_actions_apply(*, lead: Lead, rule: Rule | None, event: LeadEvent | None, calendar: CalendarOf | None = None) -> None:
     """Carry out the rule's task, note, tag and close actions for a freshly routed lead (the others send: not here).
 
@@ -73,17 +143,24 @@ def rule_actions_apply(*, lead: Lead, rule: Rule | None, event: LeadEvent | None
     """
     if rule is None:
         return
-    for action in rule_actions_of(rule, kinds=RECORD_KINDS):
-        try:
-            with transaction.atomic():
-                _action_apply(lead=lead, action=action, event=event, calendar=calendar)
-        except Exception:
-            logger.exception("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk)
-            rule_action_failed(lead=lead, action=action, event=event)
+
+    def failed(action: RuleAction, error: Exception) -> None:
+        logger.error("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk, exc_info=error)
+        rule_action_failed(lead=lead, action=action, event=event)
+
+    actions_run_contained(
+        rule_actions_of(rule, kinds=RECORD_KINDS), lambda action: _action_apply(lead=lead, action=action, event=event, calendar=calendar), failed
+    )
+    if event is not None:
+        event.actions_none_yet = False  # a second run for the same event looks its actions up
 
 
 def _action_done(*, lead: Lead, event: LeadEvent | None, action: RuleAction) -> bool:
-    """Whether this action already ran for this event (a failed attempt is recorded under "failed_action")."""
+    """Whether this action already ran for this event (a failed attempt is recorded under "failed_action"). An event
+    routing has just written (`actions_none_yet`, set by `lead_route`, cleared once the actions ran) has had no
+    action run yet: no query."""
+    if event is not None and getattr(event, "actions_none_yet", False):
+        return False
     return LeadEvent.objects.filter(lead=lead, type=LeadEvent.Type.ACTION, data__event=event.pk if event else None, data__action=action.pk).exists()
 
 

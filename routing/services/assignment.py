@@ -39,8 +39,7 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
     roster = PreviewRoster(day=day) if preview else LockingRoster(day=day)
     facts = lead_facts(lead)
     decision = engine.decide(ruleset_active(), facts)
-    # all_tables: a publish may have archived this rule a moment ago; the lead still records it.
-    rule = Rule.all_tables.filter(pk=decision.rule.id).first() if decision.rule is not None else None
+    rule = _rule_model(decision.rule) if decision.rule is not None else None
     found = resolver.resolve(resolver.target_for(decision, facts), roster)
     return _Outcome(
         status=found.status,
@@ -52,6 +51,33 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
     )
 
 
+def _rule_model(compiled: engine.CompiledRule) -> Rule:
+    """The matched rule as a model instance, from the compiled rule set (no query): the lead records it by id and
+    shows its name. A publish may archive the rule a moment later; the lead still records it (its row stays)."""
+    rule = Rule(
+        pk=compiled.id,
+        name=compiled.name,
+        position=compiled.position,
+        target=compiled.target,
+        match=compiled.match,
+        is_active=compiled.is_active,
+        target_rep_id=compiled.target_rep_id,
+        target_pool_id=compiled.target_pool_id,
+        table_id=None,  # not known here (and its default would be a query for the live table)
+        lineage=None,
+    )
+    rule._state.adding, rule._state.db = False, "default"
+    return rule
+
+
+def rule_hit_add(*, rule_id: int, at) -> None:
+    """Count a hit of the rule, in the caller's transaction: one short UPDATE. Intake calls it as the last
+    statement before its commit, so the rule's row lock is held only for the commit itself, and the hit
+    commits (or rolls back) with the lead: no commit of its own. F(): concurrent hits are not lost; update()
+    leaves updated_at alone, so a hit does not invalidate the compiled rule set."""
+    Rule.all_tables.filter(pk=rule_id).update(hits=F("hits") + 1, last_hit_at=at)
+
+
 def _apply(lead: Lead, out: _Outcome) -> None:
     lead.status = out.status
     lead.owner = out.owner
@@ -61,10 +87,13 @@ def _apply(lead: Lead, out: _Outcome) -> None:
     lead.explanation = list(out.lines)
 
 
-@transaction.atomic
-def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
+@transaction.atomic(savepoint=False)  # no partial rollback wanted: a failure here fails the caller's transaction
+def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEvent:
     """Route a stored lead: owner, status, rule, pool, explanation and timings, the matched rule's hit count,
-    and the assigned / disqualified / unassigned event, which is returned (the rule's actions hang off it)."""
+    and the assigned / disqualified / unassigned event, which is returned (the rule's actions hang off it).
+
+    `count_hit=False`: the caller counts the hit itself with `rule_hit_add` at the end of its transaction
+    (intake does, so the hit needs no commit of its own)."""
     out = _route(lead, now=now, preview=False)
     _apply(lead, out)
     if out.owner is not None:
@@ -74,7 +103,7 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
         lead.assigned_at = None
         lead.system_delay_seconds = None
     lead.save(update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "assigned_at", "system_delay_seconds"])
-    if out.rule is not None:
+    if out.rule is not None and count_hit:
         # After commit, in its own short statement: an UPDATE here would hold the rule's row lock for the whole
         # intake transaction and queue every concurrent lead matching the same rule behind it. F(): concurrent
         # hits are not lost; update() leaves updated_at alone, so a hit does not invalidate the compiled rule set.
@@ -94,7 +123,7 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
     else:
         kind = LeadEvent.Type.UNASSIGNED
         detail = _("Nobody could be assigned, not even by the fallback pool")
-    return LeadEvent.objects.create(
+    event = LeadEvent.objects.create(
         lead=lead,
         type=kind,
         at=now,
@@ -102,6 +131,8 @@ def lead_route(*, lead: Lead, now: datetime) -> LeadEvent:
         detail=detail,
         data={"rule_id": out.rule.pk if out.rule else None, "pool_id": out.pool.pk if out.pool else None},
     )
+    event.actions_none_yet = True  # written just now: no rule action can have run for it (routing.services.actions)
+    return event
 
 
 def lead_preview(*, lead: Lead, now: datetime) -> None:

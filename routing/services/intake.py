@@ -44,7 +44,6 @@ def intake_source_revoke(*, source: IntakeSource) -> None:
     IntakeSource.objects.filter(pk=source.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-@transaction.atomic
 def intake_source_touch(*, source: IntakeSource, now: datetime | None = None) -> bool:
     """Note that the source's token was just used (`last_used_at`, shown in the admin); True when it wrote.
 
@@ -54,9 +53,10 @@ def intake_source_touch(*, source: IntakeSource, now: datetime | None = None) ->
     short UPDATE never holds the source's row lock for the length of an intake."""
     now = now or timezone.now()
     if source.last_used_at is not None and now - source.last_used_at < LAST_USED_PRECISION:
-        return False
+        return False  # before any transaction: SQLite would BEGIN IMMEDIATE (and COMMIT) for nothing
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_PRECISION)
-    written = IntakeSource.objects.filter(stale, pk=source.pk).update(last_used_at=now) > 0
+    with transaction.atomic():
+        written = IntakeSource.objects.filter(stale, pk=source.pk).update(last_used_at=now) > 0
     if written:
         source.last_used_at = now
     return written
