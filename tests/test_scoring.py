@@ -288,3 +288,31 @@ def test_intake_runs_no_query_per_score_rule(demo, api):
         ScoreCondition.objects.create(score_rule=rule, field="extra.never", operator="equals", value="x")
     queries_for_one_lead(3)  # recompiles once
     assert queries_for_one_lead(4) == baseline
+
+
+# The routing document carries the score rules ------------------------------------------------------
+
+
+def test_the_routing_document_exports_and_imports_the_score_rules(demo, api):
+    from flows.routing_setup import RoutingConfigError, routing_config_export, routing_config_import
+
+    document = routing_config_export()
+    assert [(s["name"], s["points"]) for s in document["score_rules"]][:2] == [("Price list or report download", 10), ("Phone number given", 10)]
+    assert document["score_rules"][3]["conditions"] == [
+        {"field": "company_size", "operator": "gte", "value": "50", "domain_list": None},
+        {"field": "company_size", "operator": "lte", "value": "250", "domain_list": None},
+    ]
+    post(api, {"email": "a@firma.example", "phone": "+48 600 000 001"})  # the score rules compiled and cached
+
+    document["score_rules"] = [s for s in document["score_rules"] if s["name"] != "Price list or report download"]
+    document["score_rules"][0]["points"] = -5
+    summary = routing_config_import(document=document)
+    assert summary["score rules"] == 5 and summary["score rules switched off"] == 1
+    assert post(api, {"email": "b@firma.example", "phone": "+48 600 000 002", "source": "report_download"})["score"] == -5
+
+    document["score_rules"][0]["points"] = "dziesięć"
+    document["score_rules"][1]["conditions"] = [{"field": "score", "operator": "gte", "value": "10"}]
+    with pytest.raises(RoutingConfigError) as refused:
+        routing_config_import(document=document)
+    assert "score_rules[0] “Phone number given”: “points” must be a whole number from -1000000 to 1000000" in refused.value.problems
+    assert any("a score rule cannot test the score" in p for p in refused.value.problems)
