@@ -18,11 +18,11 @@ from django.utils.translation import gettext as _
 
 from core.engine import condition_errors
 from core.models import ConditionBase, Match
+from core.scoring import SCORE_FIELD
 from flows.routing_setup.document import SECTIONS, VERSION, Plan
 from notifications.models import Channel
 from reps.csv_files import domain_is_valid, domain_normalise, postal_range_parse
 from reps.models import Account, DomainList, Pool, Rep, Territory
-from core.scoring import SCORE_FIELD
 from routing.models import Priority, Rule, RuleAction, RuleCondition, ScoreRule
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, SlaPolicy
 
