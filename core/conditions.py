@@ -5,6 +5,7 @@ decision built on these are `core.engine`'s."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -73,6 +74,7 @@ FIELD_KINDS: dict[str, str] = {
     "source": "text",
     "message": "text",
     "external_id": "text",
+    "score": "number",  # the lead's score (core.scoring), summed before the routing decision
 }
 FIELD_LABELS: dict[str, str] = {
     "email": gettext_noop("e-mail"),
@@ -92,6 +94,7 @@ FIELD_LABELS: dict[str, str] = {
     "source": gettext_noop("source"),
     "message": gettext_noop("message"),
     "external_id": gettext_noop("external ID"),
+    "score": gettext_noop("score"),
 }
 EXTRA_PREFIX = "extra."
 LIST_SEPARATOR = ";"
@@ -200,8 +203,15 @@ def field_label(name: str) -> str:
     return _(label) if label else name
 
 
+# An amount as people type it in a form: a currency before or after the number, thousands as "k" / "tys." / "mln".
+_CURRENCY = r"(?:pln|zł|zl|eur|€|usd|\$)"
+_AMOUNT = re.compile(rf"^{_CURRENCY}?(?P<number>[-+]?[0-9]*[.,]?[0-9]+)(?P<scale>k|tys\.?|mln)?{_CURRENCY}?\.?$")
+_SCALES = {"k": 1000, "tys": 1000, "tys.": 1000, "mln": 1_000_000}
+
+
 def to_number(value: object) -> Decimal | None:
-    """A number from an int, a float or text like "250", "1 000", "2,5"; None when it is not one."""
+    """A number from an int, a float or text like "250", "1 000", "2,5", "150 000 PLN", "150k", "1,5 mln zł";
+    None when it is not one."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -210,10 +220,14 @@ def to_number(value: object) -> Decimal | None:
         if isinstance(value, float):
             number = Decimal(repr(value))
         else:
-            text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+            text = "".join(str(value).split()).casefold()  # every kind of space: "150\u202f000"
             if not text or len(text) > 64:
                 return None
-            number = Decimal(text)
+            amount = _AMOUNT.match(text)
+            if amount is None:
+                number = Decimal(text.replace(",", "."))
+            else:
+                number = Decimal(amount["number"].replace(",", ".")) * _SCALES.get(amount["scale"] or "", 1)
     except (InvalidOperation, ValueError, TypeError, OverflowError):
         return None
     return number if number.is_finite() else None

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from core.scoring import breakdown_lines
 from flows.selectors import lead_preview
 from flows.services.leads import ActivityRefused, activity_log
 from flows.services.reassign import lead_reassign, lead_reroute, lead_rescue
@@ -95,7 +96,7 @@ class RuleFilter(admin.SimpleListFilter):
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     # Fits 1400 px: the deadline and first response are on the lead's page; the SLA state says what matters here.
-    list_display = ["id", "email", "company", "status", "owner", "rule", "priority_badge", "sla_state", "received_at"]
+    list_display = ["id", "email", "company", "status", "owner", "rule", "score", "priority_badge", "sla_state", "received_at"]
     list_display_links = ["id", "email"]
     list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", RuleFilter, "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
@@ -104,7 +105,7 @@ class LeadAdmin(admin.ModelAdmin):
     inlines = [LeadEventInline, _StepFiringInline, ActivityInline, TaskInline]
     filter_horizontal = ["tags"]
     fieldsets = [
-        (_("Routing"), {"fields": ["status", "owner", "rule", "pool", "needs_attention", "why"]}),
+        (_("Routing"), {"fields": ["status", "owner", "rule", "pool", "needs_attention", "why", "score", "score_why"]}),
         (
             _("SLA"),
             {"fields": ["priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at", "sla_due_at", "first_response_at", "speed"]},
@@ -117,7 +118,7 @@ class LeadAdmin(admin.ModelAdmin):
         (_("Tags"), {"fields": ["tags"]}),
     ]
     readonly_fields = [
-        "status", "owner", "rule", "pool", "needs_attention", "why", "priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at",
+        "status", "owner", "rule", "pool", "needs_attention", "why", "score", "score_why", "priority", "sla_policy", "sla_state", "submitted_at", "received_at", "assigned_at",
         "sla_due_at", "first_response_at", "speed", "email", "first_name", "last_name", "job_title", "phone", "company", "company_size",
         "industry", "city", "region", "postal_code", "country", "language", "source", "intake_source", "external_id", "message", "extra",
     ]  # fmt: skip
@@ -246,6 +247,11 @@ class LeadAdmin(admin.ModelAdmin):
     def why(self, lead: Lead) -> str:
         return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in lead.explanation or [])))
 
+    @admin.display(description=_("Score breakdown"))
+    def score_why(self, lead: Lead) -> str:
+        lines = breakdown_lines(lead.score_breakdown)
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in lines))) if lines else "—"
+
     @admin.display(description=_("Speed to lead"))
     def speed(self, lead: Lead) -> str:
         parts = []
@@ -371,6 +377,7 @@ class RuleAdmin(admin_rules.RuleAdmin):
             "lead": lead,
             "terms": terms,
             "would_fire": would_fire,
+            "score_lines": breakdown_lines(lead.score_breakdown) if lead is not None else [],
             "priority_label": Priority(terms.priority).label if terms and terms.priority in Priority.values else "",
             "changelist_url": reverse("admin:routing_rule_changelist"),
         }

@@ -29,7 +29,7 @@ from reps.models import (
 )
 from reps.services import pool_fallback_set
 from reps.vocabulary_seed import vocabulary_seed
-from routing.models import Rule, RuleAction, RuleCondition
+from routing.models import Rule, RuleAction, RuleCondition, ScoreCondition, ScoreRule
 from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
@@ -158,6 +158,7 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
         "campaign": _channel("Mailing campaign webhook", Channel.Kind.WEBHOOK, notify_url, **to_manager),
     }
 
+    _score_rules_load()
     _rules_load(reps=reps, pools=pools, lists=lists, channels=channels)
     _sla_load(reps=reps, channels=channels)
     company_profile_set(name="TechPol", website="https://techpol.example", phone="+48 32 555 01 00")  # signs e-mails to leads
@@ -209,6 +210,8 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
         ("Failure (\"awaria\") → Rapid response", T.POOL, {"pool": pools["Rapid response"]}, [("message", Op.WORDS, "awaria", None)],
          [{"kind": K.NOTIFY, "channel": channels["alerts"], "recipient": R.CHANNEL, "template": "red_alert",
            "config": {"priority": "critical"}}]),
+        ("Score ≥ 60 → Tomek", T.REP, {"rep": reps["tomek"]}, [("score", Op.GTE, "60", None)],
+         [{"kind": K.NOTIFY, "channel": channels["sms"], "recipient": R.OWNER, "template": "sms_alert"}]),
         ("Enterprise (> 250 employees) → Tomek", T.REP, {"rep": reps["tomek"]}, [("company_size", Op.GT, "250", None)],
          [{"kind": K.NOTIFY, "channel": channels["sms"], "recipient": R.OWNER, "template": "sms_alert"}]),
         ("German form → Jan", T.REP, {"rep": reps["jan"]}, [("language", Op.EQUALS, "de", None)],
@@ -229,6 +232,28 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
         names.append(name)
     # Rules the demo does not know are switched off, not deleted: a manager's own rules survive a reload.
     Rule.objects.exclude(name__in=names).update(is_active=False)
+
+
+# The value-based lead score (docs/demo.md, "Lead score"): name, points, match, conditions (field, operator, value).
+SCORE_RULES = [
+    ("Price list or report download", 10, "all", [("source", "equals", "report_download")]),
+    ("Phone number given", 10, "all", [("phone", "not_empty", "")]),
+    ("Board-level or director title", 20, "all", [("job_title", "contains", "prezes;dyrektor;CEO;director;head of")]),
+    ("50–250 employees", 10, "all", [("company_size", "gte", "50"), ("company_size", "lte", "250")]),
+    ("More than 250 employees", 20, "all", [("company_size", "gt", "250")]),
+    ("Budget of 100 000 PLN or more", 20, "all", [("extra.budget", "gte", "100000")]),
+]
+
+
+def _score_rules_load() -> None:
+    """The demo's score rules, by name; score rules the demo does not know are switched off, not deleted."""
+    names = []
+    for position, (name, points, match, conditions) in enumerate(SCORE_RULES, start=1):
+        rule, _ = ScoreRule.objects.update_or_create(name=name, defaults={"points": points, "position": position, "is_active": True, "match": match})
+        rule.conditions.all().delete()
+        ScoreCondition.objects.bulk_create(ScoreCondition(score_rule=rule, field=f, operator=op, value=v) for f, op, v in conditions)
+        names.append(name)
+    ScoreRule.objects.exclude(name__in=names).update(is_active=False)
 
 
 def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:

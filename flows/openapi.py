@@ -76,6 +76,16 @@ def lead_schema() -> dict:
             "sla_due_at": _nullable(dt),
             "first_response_at": _nullable(dt),
             "explanation": {"type": "array", "items": {"type": "string"}, "description": "Each rule checked and why it did or did not match; each rep skipped and why."},
+            "score": _nullable({"type": "integer", "description": "The points of the score rules the lead met; null for a lead stored before scoring."}),
+            "score_breakdown": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"points": {"type": "integer"}, "why": {"type": "string"}},
+                    "required": ["points", "why"],
+                },
+                "description": "One line per score rule the lead met, in the score rules' order.",
+            },
             "events": {
                 "type": "array",
                 "items": {
@@ -89,7 +99,7 @@ def lead_schema() -> dict:
                 },
             },
         },
-        "required": ["status", "owner", "rule", "priority", "submitted_at", "received_at", "sla_due_at", "first_response_at", "explanation"],
+        "required": ["status", "owner", "rule", "priority", "submitted_at", "received_at", "sla_due_at", "first_response_at", "explanation", "score", "score_breakdown"],
     }
 
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core import business_time
+from core.scoring import breakdown_lines
 from flows.services.leads import ActivityRefused, activity_log
 from flows.services.reassign import lead_reassign
 from notifications.models import OutboxMessage
@@ -243,6 +244,7 @@ def my_lead_detail(request, rep: Rep, lead_id: int):
         "outcomes": Outcome.choices,
         "reassign_form": ReassignForm(initial={"to_rep": lead.owner_id}) if rep.is_team_lead else None,
         "extra": sorted((str(k), str(v)) for k, v in (lead.extra or {}).items()),
+        "score_lines": breakdown_lines(lead.score_breakdown),
         "reassigned_to_me": lead.events.filter(type=LeadEvent.Type.REASSIGNED, rep=rep).exists(),
         "handed": lead.events.filter(type=LeadEvent.Type.REASSIGNED).order_by("-at", "-id").first(),
     }

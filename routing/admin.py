@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from routing import admin_audit, admin_rules  # noqa: F401  (rules, conditions, actions, versions; the audit trail)
+from routing import admin_audit, admin_rules, admin_score  # noqa: F401  (rules, conditions, actions, versions; the audit trail; score rules)
 from routing.models import Activity, IntakeSource, LeadEvent, Tag, Task
 from routing.services.intake import intake_source_create, intake_source_revoke, intake_source_rotate
 

@@ -130,6 +130,9 @@ class Lead(models.Model):
         help_text=_("The pool the lead came through, if any"),
     )
     explanation = models.JSONField(_("explanation"), default=list, blank=True)
+    # The lead's score (core.scoring over the score rules), computed once before the routing decision.
+    score = models.IntegerField(_("score"), null=True, blank=True, help_text=_("Points of the score rules the lead met"))
+    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
     needs_attention = models.BooleanField(
         _("needs the manager"), default=False, db_index=True, help_text=_("Nobody could be assigned, not even by the fallback")
     )
@@ -442,3 +445,34 @@ class RuleChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_name} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ScoreRule(models.Model):
+    """Points a lead gets when the conditions hold (negative points take some away); the points of every active
+    score rule that holds are summed into the lead's score (core.scoring), which routing rules can test.
+
+    Score rules are one list, not versioned with the rule table: live and draft rules both see the same score.
+    """
+
+    name = models.CharField(_("name"), max_length=150)
+    points = models.IntegerField(_("points"), help_text=_("Added to the score when the conditions hold; negative points take some away"))
+    position = models.PositiveIntegerField(_("order"), default=0, db_index=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    match = models.CharField(_("match"), max_length=3, choices=Match.choices, default=Match.ALL)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("score rule")
+        verbose_name_plural = _("score rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoreCondition(ConditionBase):
+    score_rule = models.ForeignKey(ScoreRule, on_delete=models.CASCADE, related_name="conditions", verbose_name=_("score rule"))
+
+    class Meta(ConditionBase.Meta):
+        verbose_name = _("condition")
+        verbose_name_plural = _("conditions")

@@ -21,10 +21,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
+from core.scoring import CompiledScoreRule, ScoreSet
 from reps import selectors as rep_selectors
 from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
 from routing.config_version import config_version, version_register
-from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable
+from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable, ScoreCondition, ScoreRule
 from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
 
 # Lead fields the engine can test (core.engine.FIELD_KINDS) are copied into the facts by name.
@@ -46,6 +47,7 @@ _FACT_FIELDS = (
     "source",
     "message",
     "external_id",
+    "score",  # None until routing scores the lead (routing.services.assignment), then its total
 )
 # A copy older than this is recompiled even if the version looks the same (a backstop for in-place edits).
 MAX_AGE_SECONDS = 300.0
@@ -149,6 +151,74 @@ def ruleset_invalidate() -> None:
     global _cached
     with _lock:
         _cached = None
+
+
+# ---------------------------------------------------------------------------------------------- the score rules
+# Compiled and cached exactly like the rule set above: a version query per lead, recompiled only when it changes
+# (a score rule added, edited, reordered, switched or deleted; a condition added or removed), so scoring a lead
+# runs no query per score rule. Writes go through routing.services.scoring, which also calls `scoreset_invalidate`.
+
+_score_lock = threading.Lock()
+_score_cached: ScoreSet | None = None
+_score_cached_at = 0.0
+
+
+def _scoreset_version_part(q) -> tuple[list[str], list]:
+    rule, condition = (q(m._meta.db_table) for m in (ScoreRule, ScoreCondition))
+    updated_at = q(ScoreRule._meta.get_field("updated_at").column)
+    return (
+        [
+            f"(SELECT COUNT(*) FROM {rule})", f"(SELECT MAX(id) FROM {rule})", f"(SELECT MAX({updated_at}) FROM {rule})",
+            f"(SELECT COUNT(*) FROM {condition})", f"(SELECT MAX(id) FROM {condition})",
+        ],
+        [],
+    )
+
+
+version_register("score_rules", _scoreset_version_part)
+
+
+def scoreset_version() -> tuple:
+    """A cheap fingerprint of the score rules and their conditions (read with the other caches' in one query)."""
+    return config_version("score_rules")
+
+
+def scoreset_compile(*, version: tuple = ()) -> ScoreSet:
+    """The active score rules in order, compiled (two queries). The what-if replay scores with this too."""
+    rules = list(ScoreRule.objects.filter(is_active=True).order_by("position", "id"))
+    by_rule: dict[int, list[ScoreCondition]] = defaultdict(list)
+    for condition in ScoreCondition.objects.filter(score_rule__is_active=True).select_related("domain_list").order_by("score_rule_id", "id"):
+        by_rule[condition.score_rule_id].append(condition)
+    return ScoreSet(
+        rules=tuple(
+            CompiledScoreRule(id=rule.pk, name=rule.name, points=rule.points, match=rule.match, conditions=compile_conditions(by_rule.get(rule.pk, ())))
+            for rule in rules
+        ),
+        version=version,
+    )
+
+
+def scoreset_active() -> ScoreSet:
+    """The compiled active score rules; recompiled only when `scoreset_version()` changed."""
+    global _score_cached, _score_cached_at
+    version = scoreset_version()
+    cached = _score_cached
+    if cached is not None and cached.version == version and time.monotonic() - _score_cached_at < MAX_AGE_SECONDS:
+        return cached
+    scores = scoreset_compile(version=version)
+    with _score_lock:
+        _score_cached, _score_cached_at = scores, time.monotonic()
+    return scores
+
+
+def scoreset_invalidate() -> None:
+    """Forget this process's compiled score rules (the next lead recompiles them)."""
+    global _score_cached
+    with _score_lock:
+        _score_cached = None
+
+
+# ---------------------------------------------------------------------------------------------- a lead's facts
 
 
 def lead_facts(lead: Lead) -> LeadFacts:

@@ -126,6 +126,8 @@ def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
         "sla_due_at": _iso(lead.sla_due_at),
         "first_response_at": _iso(lead.first_response_at),
         "explanation": list(lead.explanation or []),
+        "score": lead.score,
+        "score_breakdown": list(lead.score_breakdown or []),
     }
     if preview:
         del data["id"]

@@ -53,7 +53,7 @@ def test_demo_has_the_people_pools_and_rota_of_the_spec(demo):
     free = set(DomainList.objects.get(kind="free_mail").entries.values_list("domain", flat=True))
     assert {"gmail.com", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "op.pl", "buziaczek.pl", "yahoo.com", "outlook.com", "hotmail.com"} <= free
     assert [r.name for r in Rule.objects.filter(is_active=True)][0].startswith("Students")
-    assert Rule.objects.filter(is_active=True).count() == 12
+    assert Rule.objects.filter(is_active=True).count() == 13
 
 
 @pytest.mark.django_db

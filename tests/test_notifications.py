@@ -119,7 +119,7 @@ def test_free_mail_lead_is_asked_politely_for_a_business_address(carry_out):
 
 
 def test_demo_request_gets_the_calendar_booking_link(carry_out, kasia):
-    carry_out(11, owner=kasia, email="cto@firma.example", source="demo_request", company="Firma", language="pl")
+    carry_out(12, owner=kasia, email="cto@firma.example", source="demo_request", company="Firma", language="pl")
 
     sent = mail.outbox[0]
     assert sent.to == ["cto@firma.example"]
@@ -199,7 +199,7 @@ def test_slack_notice_mentions_the_rep_by_member_id(demo, piotr, wired, django_c
 
 
 def test_enterprise_lead_sends_an_sms_request_to_the_owners_phone(carry_out, tomek, wired):
-    lead = carry_out(7, owner=tomek, company='Stal "Północ"', company_size=1200, first_name="Adam", phone="+48 501 000 000")
+    lead = carry_out(8, owner=tomek, company='Stal "Północ"', company_size=1200, first_name="Adam", phone="+48 501 000 000")
 
     (request,) = requests_to(wired, "/sms/")
     assert request.method == "POST"
@@ -214,7 +214,7 @@ def test_enterprise_lead_sends_an_sms_request_to_the_owners_phone(carry_out, tom
 def test_rep_who_does_not_want_sms_gets_the_notice_by_email(carry_out, tomek, wired):
     tomek.notify_via = ["email"]
     tomek.save()
-    carry_out(7, owner=tomek, company_size=900)
+    carry_out(8, owner=tomek, company_size=900)
 
     assert requests_to(wired, "/sms/") == []
     assert mail.outbox[0].to == ["tomek@techpol.example"]
@@ -223,7 +223,7 @@ def test_rep_who_does_not_want_sms_gets_the_notice_by_email(carry_out, tomek, wi
 def test_rep_without_a_phone_gets_the_sms_notice_by_email(carry_out, tomek, wired):
     tomek.phone = ""
     tomek.save()
-    carry_out(7, owner=tomek, company_size=900)
+    carry_out(8, owner=tomek, company_size=900)
 
     assert requests_to(wired, "/sms/") == []
     assert mail.outbox[0].to == ["tomek@techpol.example"]
@@ -233,7 +233,7 @@ def test_rep_without_a_phone_gets_the_sms_notice_by_email(carry_out, tomek, wire
 
 
 def test_german_lead_is_tagged_export_pipeline(carry_out, jan):
-    lead = carry_out(8, owner=jan, language="de")
+    lead = carry_out(9, owner=jan, language="de")
 
     assert list(lead.tags.values_list("name", flat=True)) == ["export pipeline"]
     assert lead.events.filter(type=LeadEvent.Type.ACTION, detail__contains="export pipeline").exists()
@@ -241,7 +241,7 @@ def test_german_lead_is_tagged_export_pipeline(carry_out, jan):
 
 
 def test_e_commerce_lead_gets_the_case_study_note(carry_out, kasia):
-    lead = carry_out(9, owner=kasia, industry="E-commerce")
+    lead = carry_out(10, owner=kasia, industry="E-commerce")
 
     note = lead.activities.get()
     assert note.kind == Activity.Kind.NOTE
@@ -255,7 +255,7 @@ def test_territory_lead_gets_a_meeting_task_for_the_owner_due_in_business_time(c
     policy = SlaPolicy.objects.get(name="Default")
     # Friday 2026-11-20 15:00 Warsaw: 8 business hours later is Monday 15:00.
     at = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
-    rule = Rule.objects.get(position=10)
+    rule = Rule.objects.get(position=11)
     lead = LeadFactory(rule=rule, owner=kasia, status=Lead.Status.ASSIGNED, region="Śląskie", sla_policy=policy)
     event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ASSIGNED, at=at, rep=kasia)
     rule_actions_carry_out(lead=lead, rule=rule, event=event)
@@ -267,7 +267,7 @@ def test_territory_lead_gets_a_meeting_task_for_the_owner_due_in_business_time(c
 
 
 def test_carrying_out_the_same_event_twice_adds_nothing(carry_out, kasia, django_capture_on_commit_callbacks):
-    lead = carry_out(10, owner=kasia, region="Śląskie")
+    lead = carry_out(11, owner=kasia, region="Śląskie")
     event = lead.events.get(type=LeadEvent.Type.ASSIGNED)
     with django_capture_on_commit_callbacks(execute=True):
         rule_actions_carry_out(lead=lead, rule=lead.rule, event=event)
@@ -277,7 +277,7 @@ def test_carrying_out_the_same_event_twice_adds_nothing(carry_out, kasia, django
 
 
 def test_repeated_notice_for_the_same_event_is_one_message(carry_out, tomek, wired, django_capture_on_commit_callbacks):
-    lead = carry_out(7, owner=tomek, company_size=900)
+    lead = carry_out(8, owner=tomek, company_size=900)
     event = lead.events.get(type=LeadEvent.Type.ASSIGNED)
     with django_capture_on_commit_callbacks(execute=True):
         rule_actions_carry_out(lead=lead, rule=lead.rule, event=event)
@@ -290,7 +290,7 @@ def test_repeated_notice_for_the_same_event_is_one_message(carry_out, tomek, wir
 
 
 def test_webinar_lead_is_enrolled_by_a_signed_webhook(carry_out, marek, wired):
-    lead = carry_out(12, owner=marek, source="webinar", email="uczestnik@firma.example", first_name="Ola")
+    lead = carry_out(13, owner=marek, source="webinar", email="uczestnik@firma.example", first_name="Ola")
 
     (request,) = requests_to(wired, "/campaign/")
     body = request.json()
@@ -447,7 +447,7 @@ def test_unknown_template_still_sends_the_generic_message(demo, django_capture_o
 def test_nothing_is_queued_or_sent_when_the_transaction_rolls_back(carry_out, tomek, wired, django_capture_on_commit_callbacks):
     from django.db import transaction
 
-    rule = Rule.objects.get(position=7)
+    rule = Rule.objects.get(position=8)
     lead = LeadFactory(rule=rule, owner=tomek, company_size=900)
     event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ASSIGNED, at=timezone.now(), rep=tomek)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -524,7 +524,7 @@ def test_channel_admin_test_message_reaches_the_channel(manager_client, wired, d
 
 def test_outbox_admin_lists_messages_with_status_and_error(manager_client, carry_out, tomek, wired):
     wired.respond(404, "no_such_hook")
-    lead = carry_out(7, owner=tomek, company_size=900)
+    lead = carry_out(8, owner=tomek, company_size=900)
 
     page = manager_client.get(reverse("admin:notifications_outboxmessage_changelist") + "?status__exact=failed").content.decode()
 
@@ -560,14 +560,14 @@ def test_message_for_a_channel_switched_off_after_queueing_is_not_sent(carry_out
 def test_a_broken_action_is_logged_on_the_lead_and_the_next_action_still_runs(carry_out, jan, monkeypatch):
     from routing.models import RuleAction
 
-    rule = Rule.objects.get(position=8)
+    rule = Rule.objects.get(position=9)
     RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.NOTE, text="Mówi po niemiecku")
 
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
     monkeypatch.setattr("routing.services.actions.Tag.objects.get_or_create", broken)
-    lead = carry_out(8, owner=jan, language="de")
+    lead = carry_out(9, owner=jan, language="de")
 
     assert lead.tags.count() == 0
     assert lead.events.filter(type=LeadEvent.Type.ACTION, detail__startswith="Action failed").count() == 1
@@ -577,9 +577,9 @@ def test_a_broken_action_is_logged_on_the_lead_and_the_next_action_still_runs(ca
 def test_close_action_closes_the_lead_and_stops_escalation(carry_out, kasia):
     from routing.models import RuleAction
 
-    rule = Rule.objects.get(position=9)
+    rule = Rule.objects.get(position=10)
     RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.CLOSE, text="spam")
-    lead = carry_out(9, owner=kasia, industry="E-commerce", sla_next_step_at=timezone.now())
+    lead = carry_out(10, owner=kasia, industry="E-commerce", sla_next_step_at=timezone.now())
 
     lead.refresh_from_db()
     assert lead.status == Lead.Status.DISQUALIFIED and lead.sla_next_step_at is None
@@ -589,12 +589,12 @@ def test_close_action_closes_the_lead_and_stops_escalation(carry_out, kasia):
 def test_notify_a_named_rep_and_the_team_lead_by_email(carry_out, kasia, marek, anna):
     from routing.models import RuleAction
 
-    rule = Rule.objects.get(position=9)
+    rule = Rule.objects.get(position=10)
     email = Channel.objects.get(name="E-mail")
     R = RuleAction.Recipient
     RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.NOTIFY, channel=email, recipient=R.REP, recipient_rep=marek, template="notify")
     RuleAction.objects.create(rule=rule, position=6, kind=RuleAction.Kind.NOTIFY, channel=email, recipient=R.TEAM_LEAD, template="notify")
-    carry_out(9, owner=kasia, industry="E-commerce", first_name="Iza", company="Sklep")
+    carry_out(10, owner=kasia, industry="E-commerce", first_name="Iza", company="Sklep")
 
     assert sorted(m.to[0] for m in mail.outbox) == ["anna@techpol.example", "marek@techpol.example"]
     assert all(m.subject == "Lead: Iza, Sklep" for m in mail.outbox)

@@ -120,7 +120,7 @@ def test_sla_alerts_and_notices_reach_the_same_team_leads(demo, anna, ewa, jan, 
     alerted = [e.rep for e in lead.events.filter(type=LeadEvent.Type.ESCALATED).order_by("id")]
     assert alerted == [anna, ewa]
 
-    rule = Rule.objects.get(position=9)
+    rule = Rule.objects.get(position=10)
     RuleAction.objects.create(rule=rule, position=5, kind=RuleAction.Kind.NOTIFY, recipient=RuleAction.Recipient.TEAM_LEAD, template="notify")
     other = LeadFactory(rule=rule, owner=kasia, status=Lead.Status.ASSIGNED)
     event = LeadEvent.objects.create(lead=other, type=LeadEvent.Type.ASSIGNED, at=timezone.now(), rep=kasia)
@@ -149,8 +149,8 @@ def test_the_clock_and_the_message_speak_the_same_language_to_the_lead(demo):
 
 
 def test_notifications_only_send_and_routing_keeps_the_leads_records(demo, kasia, tomek):
-    territory = Rule.objects.get(position=10)  # a task
-    german = Rule.objects.get(position=8)  # a tag
+    territory = Rule.objects.get(position=11)  # a task
+    german = Rule.objects.get(position=9)  # a tag
     account = Rule.objects.get(position=3)  # a notice to the owner
     lead = LeadFactory(rule=territory, owner=kasia, status=Lead.Status.ASSIGNED)
     event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ASSIGNED, at=timezone.now(), rep=kasia)

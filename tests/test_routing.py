@@ -279,7 +279,7 @@ def test_route_writes_timings_hits_and_the_assigned_event(kasia, django_capture_
 def test_explanation_lists_each_rule_checked_with_the_value_seen(kasia):
     lead = route(email="anna@sklep.example", job_title="Właścicielka", industry="E-commerce", company_size=12)
     lines = lead.explanation
-    assert len(lines) == 10  # rules 1-8 no match, rule 9 matches, the choice
+    assert len(lines) == 11  # rules 1-9 no match, rule 10 matches, the choice
     assert lines[0].startswith("Rule 1 “Students and interns → disqualify”: no match — job title “Właścicielka” has none of the words")
     assert lines[1] == (
         "Rule 2 “Free-mail address → disqualify”: no match — e-mail domain “sklep.example” is not in the list “Free mail”;"
@@ -287,10 +287,11 @@ def test_explanation_lists_each_rule_checked_with_the_value_seen(kasia):
     )
     assert lines[2] == "Rule 3 “Existing account → account manager”: no match — e-mail domain “sklep.example” belongs to no account"
     assert lines[3] == "Rule 4 “Repeat lead → previous owner”: no match — no earlier lead has the e-mail “anna@sklep.example”"
-    assert lines[6] == "Rule 7 “Enterprise (> 250 employees) → Tomek”: no match — company size “12” is not > 250"
-    assert lines[7] == "Rule 8 “German form → Jan”: no match — language “pl” does not equal “de”"
-    assert lines[8] == "Rule 9 “E-commerce → specialist”: matches — industry “E-commerce” equals “E-commerce”"
-    assert lines[9] == "Assigned to Kasia Nowak."
+    assert lines[6] == "Rule 7 “Score ≥ 60 → Tomek”: no match — score “0” is not ≥ 60"
+    assert lines[7] == "Rule 8 “Enterprise (> 250 employees) → Tomek”: no match — company size “12” is not > 250"
+    assert lines[8] == "Rule 9 “German form → Jan”: no match — language “pl” does not equal “de”"
+    assert lines[9] == "Rule 10 “E-commerce → specialist”: matches — industry “E-commerce” equals “E-commerce”"
+    assert lines[10] == "Assigned to Kasia Nowak."
 
 
 # Preview --------------------------------------------------------------------------------------------

@@ -129,9 +129,9 @@ def test_drag_and_drop_reorder_is_recorded_and_changes_precedence(manager_client
     body = {"updatedItems": [[german.pk, enterprise.position], [enterprise.pk, german.position]]}
     response = manager_client.post(url, json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
-    assert Rule.objects.get(pk=german.pk).position == 7
+    assert Rule.objects.get(pk=german.pk).position == 8
     changes = RuleChange.objects.filter(action="reorder")
-    assert {c.rule_name: c.changes["position"] for c in changes} == {german.name: [8, 7], enterprise.name: [7, 8]}
+    assert {c.rule_name: c.changes["position"] for c in changes} == {german.name: [9, 8], enterprise.name: [8, 9]}
 
     from tests.test_routing import route
 
@@ -146,7 +146,7 @@ def test_test_a_lead_page_shows_the_decision_and_explanation_and_stores_nothing(
     assert response.status_code == 200
     html = response.content.decode()
     assert "Kasia Nowak" in html
-    assert "Rule 11 “Demo request → Demo pool”: matches — source “demo_request” equals “demo_request”" in html
+    assert "Rule 12 “Demo request → Demo pool”: matches — source “demo_request” equals “demo_request”" in html
     assert "Demo: Kasia Nowak is next in turn" in html
     assert Lead.objects.count() == 0 and LeadEvent.objects.count() == 0
     demo_pool.refresh_from_db()
@@ -165,7 +165,7 @@ def test_test_a_lead_with_extra_fields_and_diacritics(manager_client, kasia):
     response = manager_client.post(
         reverse("admin:routing_rule_test_lead"), {"email": "a@b.example", "region": "slaskie", "country": "PL", "language": "pl", "extra": '{"x": 1}'}
     )
-    assert "Rule 10 “Territory → territory owner”: matches — the lead is in the territory “Śląsk” (region Śląskie)" in response.content.decode()
+    assert "Rule 11 “Territory → territory owner”: matches — the lead is in the territory “Śląsk” (region Śląskie)" in response.content.decode()
 
 
 def test_rule_changes_are_read_only(manager_client):

@@ -200,8 +200,8 @@ def test_import_routing_command_dry_run_writes_nothing_and_bad_json_is_a_clear_e
     path.write_text(json.dumps(document), encoding="utf-8")
     out = StringIO()
     call_command("import_routing", str(path), "--dry-run", stdout=out)
-    assert "rules switched off: 12" in out.getvalue() and "Dry run" in out.getvalue()
-    assert Rule.objects.filter(is_active=True).count() == 12
+    assert "rules switched off: 13" in out.getvalue() and "Dry run" in out.getvalue()
+    assert Rule.objects.filter(is_active=True).count() == 13
 
     path.write_text('{"version": 1,,}', encoding="utf-8")
     with pytest.raises(CommandError, match="not valid JSON.*line 1, column 15"):

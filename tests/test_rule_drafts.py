@@ -43,10 +43,10 @@ def german_to(draft: RuleTable, rep) -> Rule:
 
 def test_the_demo_rules_are_the_live_table_and_new_rules_join_it(demo, anna):
     live = RuleTable.objects.get(status=RuleTable.Status.LIVE)
-    assert Rule.objects.count() == 12 and set(Rule.objects.values_list("table_id", flat=True)) == {live.pk}
+    assert Rule.objects.count() == 13 and set(Rule.objects.values_list("table_id", flat=True)) == {live.pk}
     new = Rule.objects.create(name="Budget → Anna", target=Rule.Target.REP, target_rep=anna)
     assert new.table == live
-    assert len(set(Rule.objects.values_list("lineage", flat=True))) == 13
+    assert len(set(Rule.objects.values_list("lineage", flat=True))) == 14
 
 
 def test_only_one_table_can_be_live(demo):
@@ -62,7 +62,7 @@ def test_only_one_table_can_be_live(demo):
 def test_a_draft_copies_rules_with_conditions_and_actions_and_routing_ignores_it(demo, magda, jan, kasia):
     draft = draft_start(user=magda, name="German to Kasia")
     live = rule_table_live()
-    assert Rule.all_tables.filter(table=draft).count() == 12
+    assert Rule.all_tables.filter(table=draft).count() == 13
     assert RuleCondition.objects.filter(rule__table=draft).count() == RuleCondition.objects.filter(rule__table=live).count()
     assert RuleAction.objects.filter(rule__table=draft).count() == RuleAction.objects.filter(rule__table=live).count()
     assert set(Rule.all_tables.filter(table=draft).values_list("lineage", flat=True)) == set(Rule.objects.values_list("lineage", flat=True))
@@ -70,7 +70,7 @@ def test_a_draft_copies_rules_with_conditions_and_actions_and_routing_ignores_it
 
     german_to(draft, kasia)
     assert route(language="de").owner == jan  # the draft routes nothing
-    assert Rule.objects.count() == 12 and Rule.objects.get(name__startswith="German").target_rep == jan
+    assert Rule.objects.count() == 13 and Rule.objects.get(name__startswith="German").target_rep == jan
 
 
 def test_only_one_draft_at_a_time(demo, magda):
@@ -84,7 +84,7 @@ def test_discarding_a_draft_leaves_the_live_rules_as_they_were(demo, magda, jan,
     german_to(draft, kasia)
     draft_discard(draft=draft, user=magda)
     assert not RuleTable.objects.filter(status=RuleTable.Status.DRAFT).exists()
-    assert Rule.all_tables.count() == 12 and route(language="de").owner == jan
+    assert Rule.all_tables.count() == 13 and route(language="de").owner == jan
     assert RuleChange.objects.filter(action="discard", user=magda).exists()
 
 
@@ -112,12 +112,12 @@ def test_compare_says_in_words_which_rules_were_added_removed_changed_and_moved(
     assert by_name["German form → Jan"].kind == "changed"
     assert "assigns to Kasia Nowak instead of Jan Schmidt" in by_name["German form → Jan"].lines
     assert by_name["Enterprise (> 250 employees) → Tomek"].kind == "moved"
-    assert by_name["Enterprise (> 250 employees) → Tomek"].lines == ("moved from place 7 to place 1",)
+    assert by_name["Enterprise (> 250 employees) → Tomek"].lines == ("moved from place 8 to place 1",)
     assert "switched off" in by_name["Students and interns → disqualify"].lines
     assert by_name["Webinar → Juniors pool"].kind == "removed"
-    assert by_name["Webinar → Juniors pool"].lines[0].startswith("Removed (was at place 12: when source equals “webinar”")
+    assert by_name["Webinar → Juniors pool"].lines[0].startswith("Removed (was at place 13: when source equals “webinar”")
     assert by_name["Budget → Anna"].kind == "added"
-    assert by_name["Budget → Anna"].lines[0] == "New rule at place 12: when extra.budget ≥ “100000”, assign to Anna Kowalczyk."
+    assert by_name["Budget → Anna"].lines[0] == "New rule at place 13: when extra.budget ≥ “100000”, assign to Anna Kowalczyk."
     assert by_name["Demo request → Demo pool"].lines == (
         "condition removed: source equals “demo_request”",
         "condition added: source equals “demo_request;trial”",
@@ -150,7 +150,7 @@ def test_publishing_switches_routing_at_once_and_records_who_and_when(demo, magd
     draft.refresh_from_db()
     assert old_live.status == RuleTable.Status.ARCHIVED and old_live.archived_at is not None
     assert draft.status == RuleTable.Status.LIVE and draft.published_by == magda and draft.published_at is not None
-    assert Rule.objects.filter(table=draft).count() == 12 and not Rule.objects.filter(table=old_live).exists()
+    assert Rule.objects.filter(table=draft).count() == 13 and not Rule.objects.filter(table=old_live).exists()
     change = RuleChange.objects.get(action="publish")
     assert change.user == magda and change.table == draft
     assert "German form → Jan: assigns to Kasia Nowak instead of Jan Schmidt" in change.changes["what changed"]
@@ -276,10 +276,10 @@ def test_dragging_rules_in_the_draft_reorders_only_the_draft(manager_client, mag
     body = {"updatedItems": [[german.pk, enterprise.position], [enterprise.pk, german.position]]}
     response = manager_client.post(reverse("admin:routing_draftrule_sortable_update"), json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
-    assert Rule.all_tables.get(pk=german.pk).position == 7
-    assert Rule.objects.get(name__startswith="German").position == 8
+    assert Rule.all_tables.get(pk=german.pk).position == 8
+    assert Rule.objects.get(name__startswith="German").position == 9
     assert route(language="de", company_size=1000).owner != jan  # live order unchanged: Enterprise wins
-    assert "moved from place 8 to place 7" in " ".join(rule_tables_compare(before=rule_table_live(), after=draft).lines())
+    assert "moved from place 9 to place 8" in " ".join(rule_tables_compare(before=rule_table_live(), after=draft).lines())
 
 
 def test_a_lead_matched_by_an_archived_rule_still_shows_in_the_lead_admin(manager_client, magda, kasia):

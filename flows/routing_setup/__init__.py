@@ -1,6 +1,7 @@
 """The routing setup as one versioned JSON document: export from staging, import in production.
 
-The document (`{"version": 1, ...}`) holds rules with their conditions and actions, pools with their ordered
+The document (`{"version": 1, ...}`) holds rules with their conditions and actions, score rules with their
+conditions, pools with their ordered
 members, the on-duty rota, domain lists, territories, accounts, notification channels (without their URL and
 secret), business calendars with opening hours and special days, SLA policies with conditions and escalation
 steps, and the routing settings of reps (weight, daily cap, languages, team lead, notify via).
@@ -10,8 +11,8 @@ created by an import (they are people with logins: `manage.py import_csv reps` c
 names a rep this database does not have is refused.
 
 Import = the database's routing setup becomes the document's:
-- rules and SLA policies are matched by name, rewritten, and put in the document's order; those the document
-  does not name are switched off (kept: leads point at them); every rule change is in the rule audit trail;
+- rules, score rules and SLA policies are matched by name, rewritten, and put in the document's order; those the
+  document does not name are switched off (kept: leads point at them); every rule change is in the rule audit trail;
 - territories and accounts the document does not name are deleted (they would route leads otherwise);
 - pools, domain lists, calendars and channels are matched by name and brought to the document's state; others
   are left alone (they do nothing unless a rule, policy or territory uses them);

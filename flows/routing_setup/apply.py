@@ -37,8 +37,9 @@ from reps.models import (
     TerritoryRegion,
 )
 from reps.services import pool_fallback_set
-from routing.models import Rule, RuleAction, RuleCondition
+from routing.models import Rule, RuleAction, RuleCondition, ScoreCondition, ScoreRule
 from routing.services.rules import ACTION_FIELDS, CONDITION_FIELDS, VIA_IMPORT, rule_save
+from routing.services.scoring import score_rule_save
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 if TYPE_CHECKING:
@@ -244,6 +245,29 @@ def _rules_apply(run: _Import) -> None:
         run.summary["rules switched off"] += 1
 
 
+def _score_rules_apply(run: _Import) -> None:
+    """Score rules by name, in the document's order, through the scoring service (which tells the compiled score
+    rules); those the document does not name are switched off."""
+    if "score_rules" not in run.sections:
+        return
+    existing = _first_by_name(ScoreRule.objects.all())
+    kept = []
+    for position, s in enumerate(run.plan["score_rules"], start=1):
+        rule = existing.get(s["name"]) or ScoreRule(name=s["name"])
+        rule.points, rule.is_active, rule.match, rule.position = s["points"], s["is_active"], s["match"], position
+        conditions = [
+            ScoreCondition(field=c["field"], operator=c["operator"], value=c["value"], domain_list=run.lists.get(c["domain_list"]) if c["domain_list"] else None)
+            for c in s["conditions"]
+        ]
+        score_rule_save(rule=rule, conditions=conditions)
+        kept.append(rule.pk)
+        run.summary["score rules"] += 1
+    for rule in ScoreRule.objects.exclude(pk__in=kept).filter(is_active=True):
+        rule.is_active = False
+        score_rule_save(rule=rule)
+        run.summary["score rules switched off"] += 1
+
+
 def _sla_policies_apply(run: _Import) -> None:
     if "sla_policies" not in run.sections:
         return
@@ -293,6 +317,7 @@ _APPLY = (
     _accounts_apply,
     _calendars_apply,
     _rules_apply,
+    _score_rules_apply,
     _sla_policies_apply,
 )
 

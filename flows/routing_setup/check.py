@@ -16,7 +16,7 @@ from flows.routing_setup.document import Plan, RoutingConfigError
 from flows.routing_setup.read import document_read
 from reps.csv_files import OwnedRange, postal_range_format, range_conflicts
 
-_NAMED_SECTIONS = ("channels", "domain_lists", "pools", "territories", "accounts", "rules", "calendars", "sla_policies")
+_NAMED_SECTIONS = ("channels", "domain_lists", "pools", "territories", "accounts", "rules", "score_rules", "calendars", "sla_policies")
 
 
 def _names_once(plan: Plan) -> list[str]:

@@ -17,6 +17,7 @@ SECTIONS = (
     "territories",
     "accounts",
     "rules",
+    "score_rules",
     "calendars",
     "sla_policies",
 )

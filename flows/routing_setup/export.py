@@ -15,7 +15,7 @@ from flows.routing_setup.document import VERSION, config_public
 from notifications.models import Channel
 from reps.csv_files import postal_range_format
 from reps.models import Account, DomainList, OnDutyRota, Pool, Rep, Territory
-from routing.models import Rule
+from routing.models import Rule, ScoreRule
 from sla.models import BusinessCalendar, SlaPolicy
 
 
@@ -116,6 +116,10 @@ def routing_config_export() -> dict[str, Any]:
                 ],
             }
             for r in rules
+        ],
+        "score_rules": [
+            {"name": s.name, "points": s.points, "is_active": s.is_active, "match": s.match, "conditions": _conditions_export(s.conditions.all())}
+            for s in ScoreRule.objects.prefetch_related("conditions__domain_list").order_by("position", "id")
         ],
         "calendars": [
             {

@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 
 from core.engine import condition_errors
 from core.models import ConditionBase, Match
+from core.scoring import SCORE_FIELD
 from flows.routing_setup.document import SECTIONS, VERSION, Plan
 from notifications.models import Channel
 from reps.csv_files import domain_is_valid, domain_normalise, postal_range_parse
 from reps.models import Account, DomainList, Pool, Rep, Territory
-from routing.models import Priority, Rule, RuleAction, RuleCondition
+from routing.models import Priority, Rule, RuleAction, RuleCondition, ScoreRule
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, SlaPolicy
 
 Item = dict[str, Any]
@@ -373,6 +374,35 @@ def _rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
     return out
 
 
+def _points(reader: _Reader, item: Item, where: str) -> int:
+    """A score rule's points: a whole number, negative ones taking points away."""
+    value = item.get("points")
+    if isinstance(value, bool) or not isinstance(value, int) or not -1_000_000 <= value <= 1_000_000:
+        reader.problem(where, _("“points” must be a whole number from -1000000 to 1000000"))
+        return 0
+    return value
+
+
+def _score_rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+    out = []
+    for where, s in items:
+        conditions = _conditions(reader, refs, s, where)
+        for i, c in enumerate(conditions):
+            if (c["field"] or "").strip() == SCORE_FIELD:
+                reader.problem(f"{where}.conditions[{i}]", _("a score rule cannot test the score: the score is what the score rules add up"))
+        out.append(
+            {
+                "where": where,
+                "name": reader.text(s, "name", where, required=True, max_length=_max_length(ScoreRule, "name")),
+                "points": _points(reader, s, where),
+                "is_active": reader.flag(s, "is_active", where, default=True),
+                "match": reader.choice(s, "match", where, Match.values, default=Match.ALL),
+                "conditions": conditions,
+            }
+        )
+    return out
+
+
 def _calendars(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, c in items:
@@ -452,6 +482,7 @@ _SECTION_READERS: dict[str, Callable[[_Reader, _Refs, Iterable[tuple[str, Item]]
     "territories": _territories,
     "accounts": _accounts,
     "rules": _rules,
+    "score_rules": _score_rules,
     "calendars": _calendars,
     "sla_policies": _sla_policies,
 }

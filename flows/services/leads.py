@@ -104,8 +104,8 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
 
     lead_log_bind(lead.pk)
     LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
-    facts = lead_facts(lead)  # looked up once: the router's own call below finds them kept on the lead
     event = lead_route(lead=lead, now=now, count_hit=False)
+    facts = lead_facts(lead)  # looked up once, by the router (kept on the lead); now with the lead's score
     reply = lead_sla_start(lead=lead, now=now, facts=facts)
     if reply is not None:
         _autorespond(lead=lead, reply=reply)

@@ -12,6 +12,10 @@ absence or a pool's turn since the lead came in). Three steps, one module each:
   counted over the replayed leads only; repeat leads count only leads stored before the lead (by id), and an
   earlier lead inside the replay takes its owner from the same run;
 - `present`: `ReplayResult` (who gains and loses, the headline, the drill-down).
+
+Each lead is scored again in memory with the active score rules (`routing.ruleset.scoreset_compile`, the same
+compile code as intake; score rules are one list, not versioned with the rule table, so both runs score alike)
+before either table decides, so a rule on the score ("score ≥ 60") replays as it would route today.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from routing.models import RuleTable
 from routing.replay.load import DEFAULT_LIMIT, MAX_LIMIT, FactsCache, replay_leads, rule_rows, world_load
 from routing.replay.present import Delta, ReplayResult, summarise
 from routing.replay.simulate import ASSIGNED, DISQUALIFIED, UNASSIGNED, LeadReplay, Outcome, Simulation, leads_replay
-from routing.ruleset import ruleset_compile
+from routing.ruleset import ruleset_compile, scoreset_compile
 
 
 def replay_run(*, table: RuleTable, since: datetime, until: datetime, limit: int = DEFAULT_LIMIT) -> ReplayResult:
@@ -36,7 +40,8 @@ def replay_run(*, table: RuleTable, since: datetime, until: datetime, limit: int
     draft_rules = ruleset_compile(table=table)
     rules = rule_rows(table=table)
     world = world_load(since=timezone.localdate(since), until=timezone.localdate(until))
-    rows = leads_replay(leads=leads, live=live_rules, draft=draft_rules, world=world, facts=FactsCache(leads))
+    scores = scoreset_compile()  # score rules are not versioned with the table: both runs score with today's
+    rows = leads_replay(leads=leads, live=live_rules, draft=draft_rules, world=world, facts=FactsCache(leads), scores=scores)
     return summarise(table=table, since=since, until=until, limit=limit, rows=rows, world=world, rule_rows=rules)
 
 

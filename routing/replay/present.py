@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from core.memory_roster import World
+from core.scoring import breakdown_lines
 from routing.models import RuleTable
 from routing.replay.simulate import DISQUALIFIED, UNASSIGNED, LeadReplay, Outcome
 
@@ -109,7 +110,15 @@ class ReplayResult:
 
     def rows(self, replays: list[LeadReplay]) -> list[dict[str, Any]]:
         return [
-            {"lead": r, "live": self.describe(r.live), "draft": self.describe(r.draft), "live_why": r.live_explanation, "draft_why": r.draft_explanation}
+            {
+                "lead": r,
+                "live": self.describe(r.live),
+                "draft": self.describe(r.draft),
+                "live_why": r.live_explanation,
+                "draft_why": r.draft_explanation,
+                "score": r.score,
+                "score_lines": breakdown_lines(r.score_breakdown),
+            }
             for r in replays
         ]
 

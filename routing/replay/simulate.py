@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
-from core import engine, resolver
+from core import engine, resolver, scoring
 from core.memory_roster import MemoryRoster, RosterState, World
 from routing.models import Lead
 from routing.replay.load import FactsCache
@@ -48,6 +48,8 @@ class LeadReplay:
     draft_explanation: tuple[str, ...]
     stored_rep_id: int | None = None
     stored_rule_lineage: str | None = None
+    score: int | None = None  # the score both tables routed the lead with (the score rules it was replayed with)
+    score_breakdown: tuple[dict, ...] = ()
 
     @property
     def moved(self) -> bool:
@@ -69,8 +71,12 @@ class Simulation:
         return Outcome(status=found.status, rep_id=found.owner_id, pool_id=found.pool_id, rule_id=rule_id, lines=found.lines)
 
 
-def leads_replay(*, leads: list[Lead], live: engine.Ruleset, draft: engine.Ruleset, world: World, facts: FactsCache) -> list[LeadReplay]:
-    """Each lead, oldest first, decided by both tables and resolved in each table's own simulation."""
+def leads_replay(
+    *, leads: list[Lead], live: engine.Ruleset, draft: engine.Ruleset, world: World, facts: FactsCache, scores: scoring.ScoreSet | None = None
+) -> list[LeadReplay]:
+    """Each lead, oldest first, scored with `scores` (in memory, as intake scores: the stored score may come from
+    score rules edited since), decided by both tables and resolved in each table's own simulation."""
+    scores = scores if scores is not None else scoring.ScoreSet()
     runs: dict[str, tuple[engine.Ruleset, Simulation, dict[int, int | None]]] = {
         "live": (live, Simulation(world), {}),
         "draft": (draft, Simulation(world), {}),
@@ -78,7 +84,9 @@ def leads_replay(*, leads: list[Lead], live: engine.Ruleset, draft: engine.Rules
     rows: list[LeadReplay] = []
     for lead in leads:
         day = timezone.localdate(lead.received_at)
-        base = facts.base(lead)
+        base = scoring.scored(facts.base(lead), None)  # a score rule never sees a score
+        score, breakdown = scoring.score(scores, base)
+        base = scoring.scored(base, score)
         outcome: dict[str, tuple[Outcome, tuple[str, ...]]] = {}
         for key, (ruleset, sim, owners) in runs.items():
             lead_facts = replace(base, repeat=facts.repeat(lead, lambda i, stored, owners=owners: owners.get(i, stored)))
@@ -98,6 +106,8 @@ def leads_replay(*, leads: list[Lead], live: engine.Ruleset, draft: engine.Rules
                 draft_explanation=outcome["draft"][1] + outcome["draft"][0].lines,
                 stored_rep_id=lead.owner_id,
                 stored_rule_lineage=str(lead.rule.lineage) if lead.rule_id and lead.rule else None,
+                score=score,
+                score_breakdown=tuple(breakdown),
             )
         )
     return rows

@@ -2,7 +2,8 @@
 
 core.engine decides the rule and so the target; core.resolver finds the owner on a roster of reps and pools
 (reps.roster: the locking one at intake, the preview one for "Test a lead"); this module only records the
-outcome: owner, status, pool, explanation, timings, the rule's hit count and the event.
+outcome: owner, status, pool, explanation, the score (core.scoring, summed before the decision), timings, the rule's
+hit count and the event.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import engine, resolver
+from core import engine, resolver, scoring
 from reps.models import Pool, Rep
 from reps.roster import LockingRoster, PreviewRoster
 from routing.models import Lead, LeadEvent, Rule
-from routing.ruleset import lead_facts, ruleset_active
+from routing.ruleset import lead_facts, ruleset_active, scoreset_active
 
 
 @dataclass
@@ -30,6 +31,8 @@ class _Outcome:
     rule: Rule | None = None
     needs_attention: bool = False
     lines: list[str] = field(default_factory=list)
+    score: int | None = None
+    score_breakdown: list[dict] = field(default_factory=list)
 
 
 def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
@@ -37,7 +40,11 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
     (locking and writing the pick at intake; with `preview`, the same answer with no write and no lock)."""
     day = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     roster = PreviewRoster(day=day) if preview else LockingRoster(day=day)
-    facts = lead_facts(lead)
+    # The score first (the compiled score rules, no query per rule): the rules can test it as the field `score`.
+    lead.score = None  # a score rule never sees a score, not even this lead's earlier one
+    score, breakdown = scoring.score(scoreset_active(), lead_facts(lead))
+    lead.score, lead.score_breakdown = score, breakdown
+    facts = lead_facts(lead)  # the same looked-up facts (kept on the lead), now with the score
     decision = engine.decide(ruleset_active(), facts)
     rule = _rule_model(decision.rule) if decision.rule is not None else None
     found = resolver.resolve(resolver.target_for(decision, facts), roster)
@@ -48,6 +55,8 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
         rule=rule,
         needs_attention=found.needs_attention,
         lines=[*decision.explanation, *found.lines],
+        score=score,
+        score_breakdown=breakdown,
     )
 
 
@@ -85,6 +94,8 @@ def _apply(lead: Lead, out: _Outcome) -> None:
     lead.rule = out.rule
     lead.needs_attention = out.needs_attention
     lead.explanation = list(out.lines)
+    lead.score = out.score
+    lead.score_breakdown = list(out.score_breakdown)
 
 
 @transaction.atomic(savepoint=False)  # no partial rollback wanted: a failure here fails the caller's transaction
@@ -102,7 +113,9 @@ def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEven
     else:
         lead.assigned_at = None
         lead.system_delay_seconds = None
-    lead.save(update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "assigned_at", "system_delay_seconds"])
+    lead.save(
+        update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "score", "score_breakdown", "assigned_at", "system_delay_seconds"]
+    )
     if out.rule is not None and count_hit:
         # After commit, in its own short statement: an UPDATE here would hold the rule's row lock for the whole
         # intake transaction and queue every concurrent lead matching the same rule behind it. F(): concurrent
