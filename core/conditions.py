@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext as _
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from django.utils.translation import gettext_noop
 
 from core.text import fold, postal_code_number
@@ -439,8 +440,8 @@ def _check_fact(condition: Condition, facts: LeadFacts) -> tuple[bool, str]:
     if op == IN_TERRITORY:
         territory = facts.territory
         if territory is None:
-            where = ", ".join(
-                f"{field_label(n)} {_shown(facts.fields.get(n))}" for n in ("region", "city", "postal_code") if not _is_empty(facts.fields.get(n))
+            where = join(
+                ", ", [field_label(n) + " " + _shown(facts.fields.get(n)) for n in ("region", "city", "postal_code") if not _is_empty(facts.fields.get(n))]
             )
             return False, _("the lead is in no territory (%(where)s)") % {"where": where or _("no region, city or postal code")}
         wanted = condition.values

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps name them
     _SHOWN_CHARS,
@@ -149,7 +150,7 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
             continue
         holds, lines = evaluate(rule.conditions, rule.match, facts)
         head = _("Rule %(number)s %(name)s") % {"number": number, "name": _shown(rule.name)}
-        reasons = "; ".join(lines)
+        reasons = join("; ", lines)
         if holds:
             missing = target_missing(rule, facts)
             if missing:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from django.utils.translation import gettext as _
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core import engine, round_robin
 

@@ -12,7 +12,7 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Q
-from django.utils.translation import gettext as _
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core.engine import AccountFact, TerritoryFact
 from core.text import ascii_domain, format_postal_code
@@ -141,7 +141,7 @@ def territory_for(*, region_key: str = "", city_key: str = "", postal_code_num: 
             continue
         row = model.objects.filter(key=key).select_related("territory").order_by("territory__name").first()
         if row is not None:
-            return _territory_fact(row.territory, f"{label} {row.name}")
+            return _territory_fact(row.territory, label + f" {row.name}")
     return None
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core import business_time
 from reps.models import Rep
@@ -49,7 +49,7 @@ def rule_actions_of(rule: Rule, *, kinds: tuple[str, ...] | None = None) -> list
 def lead_history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
     """One line of the lead's history (an action done, a message queued, an action failed); one INSERT, in the
     caller's transaction."""
-    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail[:2000], data=data or {})
+    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail if len(detail) <= 2000 else detail[:2000], data=data or {})
 
 
 def rule_action_failed(*, lead: Lead, action: RuleAction, event: LeadEvent | None) -> LeadEvent:

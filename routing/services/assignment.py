@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core import engine, resolver
 from reps.models import Pool, Rep
