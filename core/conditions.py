@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from core.messages import join
-from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from django.utils.translation import gettext_noop
 
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import fold, postal_code_number
 
 # Operators (the values of routing.models.ConditionBase.Operator; repeated here so the engine stays pure).

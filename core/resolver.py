@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-
 from core import engine, round_robin
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = "assigned", "disqualified", "unassigned"  # routing.models.Lead.Status values
 AVAILABLE, IN_MEETING, AWAY = "available", "in_meeting", "away"  # reps.models.Rep.Status values

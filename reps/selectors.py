@@ -12,9 +12,9 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Q
-from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core.engine import AccountFact, TerritoryFact
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import ascii_domain, format_postal_code
 from reps.models import (
     Absence,

@@ -16,11 +16,11 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
-from core.messages import dump_lines
-from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core import business_time, resolver
 from core.engine import LeadFacts
+from core.messages import dump_lines
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from reps.roster import LockingRoster
 from reps.selectors import team_leads

@@ -13,9 +13,9 @@ from datetime import datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+
 from core.messages import dump_lines
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-
 from notifications.services import escalation_notify
 from reps.models import Pool, Rep
 from reps.services import pool_pick_rep

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 from core import business_time
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, Tag, Task
 
