@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from core import words
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import fold, postal_code_number
 
 # Operators (the values of routing.models.ConditionBase.Operator; repeated here so the engine stays pure).
@@ -512,8 +513,8 @@ def _check_fact(condition: Condition, facts: LeadFacts) -> tuple[bool, str]:
     if op == IN_TERRITORY:
         territory = facts.territory
         if territory is None:
-            where = ", ".join(
-                f"{field_label(n)} {_shown(facts.fields.get(n))}" for n in ("region", "city", "postal_code") if not _is_empty(facts.fields.get(n))
+            where = join(
+                ", ", [field_label(n) + " " + _shown(facts.fields.get(n)) for n in ("region", "city", "postal_code") if not _is_empty(facts.fields.get(n))]
             )
             return False, _("the lead is in no territory (%(where)s)") % {"where": where or _("no region, city or postal code")}
         wanted = condition.values

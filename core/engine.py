@@ -6,15 +6,13 @@ No ORM here (``routing/ruleset.py`` compiles rows into these dataclasses and bui
 database). Everything in this module is total: any lead, any condition row (even one the admin should have
 refused), gives an answer and an explanation, never an exception.
 
-The only Django import is ``gettext``: the explanation is read by people and the product is Polish.
+The explanation is read by people in two languages: its lines are `core.messages` codes, rendered in the reader's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from django.utils.translation import gettext as _
 
 from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps name them
     _SHOWN_CHARS,
@@ -74,6 +72,8 @@ from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps n
     split_values,
     to_number,
 )
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
             continue
         holds, lines = evaluate(rule.conditions, rule.match, facts)
         head = _("Rule %(number)s %(name)s") % {"number": number, "name": _shown(rule.name)}
-        reasons = "; ".join(lines)
+        reasons = join("; ", lines)
         if holds:
             missing = target_missing(rule, facts)
             if missing:

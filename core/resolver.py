@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from django.utils.translation import gettext as _
-
 from core import engine, round_robin
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = "assigned", "disqualified", "unassigned"  # routing.models.Lead.Status values
 OPEN_STATUS = ASSIGNED  # an open lead: assigned, not yet contacted, disqualified or closed

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from django.utils.translation import gettext as _
-
 from core.conditions import MATCH_ALL, Condition, LeadFacts, _shown, evaluate
+from core.messages import join
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 SCORE_FIELD = "score"
 
@@ -50,7 +50,7 @@ def score(rules: ScoreSet | Sequence[CompiledScoreRule], facts: LeadFacts) -> tu
         if not holds:
             continue
         total += rule.points
-        why = _("%(rule)s: %(reasons)s") % {"rule": _shown(rule.name), "reasons": "; ".join(lines)}
+        why = _("%(rule)s: %(reasons)s") % {"rule": _shown(rule.name), "reasons": join("; ", lines)}
         breakdown.append({"points": rule.points, "why": why})
     return total, breakdown
 

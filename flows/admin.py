@@ -26,6 +26,7 @@ from flows.services.reassign import lead_reassign, lead_reroute, lead_rescue
 from reps.models import Pool, Rep
 from routing import admin_rules, rule_words
 from routing.models import Activity, Lead, LeadEvent, Priority, Rule, Task
+from routing.selectors import event_detail, explanation_lines
 from routing.services.intake import lead_normalise
 from sla.admin import SlaStateFilter, StepFiringInline
 from sla.selectors import lead_sla_state
@@ -38,11 +39,15 @@ class _StepFiringInline(StepFiringInline):
 class LeadEventInline(admin.TabularInline):
     template = "admin/edit_inline/tabular_no_title.html"  # times shown once, in the site's time zone
     model = LeadEvent
-    fields = ["at", "type", "rep", "detail"]
+    fields = ["at", "type", "rep", "detail_shown"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     verbose_name_plural = _("History")
+
+    @admin.display(description=_("detail"))
+    def detail_shown(self, event: LeadEvent) -> str:
+        return event_detail(event)  # in the manager's language
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -245,7 +250,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Why"))
     def why(self, lead: Lead) -> str:
-        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in lead.explanation or [])))
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in explanation_lines(lead))))
 
     @admin.display(description=_("Score breakdown"))
     def score_why(self, lead: Lead) -> str:

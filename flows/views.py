@@ -31,6 +31,7 @@ from reps.ics import CalendarError, rep_calendar_refresh
 from reps.models import Absence, Rep
 from reps.services import absence_add, absence_delete, rep_calendar_url_set, rep_status_set
 from routing.models import Activity, Lead, LeadEvent, Task
+from routing.selectors import event_detail, explanation_lines
 from routing.services.tasks import Outcome, lead_disqualify_by_rep, outcome_split, outcome_text, task_done
 from sla.selectors import calendar_build
 
@@ -199,6 +200,7 @@ def my_leads(request, rep: Rep):
     _countdown_fill(leads, now)
     for lead in leads:
         lead.is_new = not lead.touched and lead.first_response_at is None
+        lead.why = explanation_lines(lead)  # in the reader's language
     context = {
         "rep": rep,
         "leads": leads,
@@ -227,6 +229,13 @@ def my_lead_detail(request, rep: Rep, lead_id: int):
         code, note = outcome_split(activity.outcome)
         activity.result_label = Outcome(code).label if code else ""
         activity.note = note
+    lead.why = explanation_lines(lead)  # the why and the history in the reader's language
+    events = list(lead.events.select_related("rep").order_by("-at", "-id")[:100])
+    for event in events:
+        event.detail_text = event_detail(event)
+    handed = next((e for e in events if e.type == LeadEvent.Type.REASSIGNED), None) or lead.events.filter(type=LeadEvent.Type.REASSIGNED).order_by("-at", "-id").first()
+    if handed is not None:
+        handed.detail_text = event_detail(handed)
     addresses = [a for a in (rep.email, rep.phone, rep.slack_member_id) if a]
     if lead.owner_id and lead.owner_id != rep.pk:
         owner = lead.owner
@@ -238,7 +247,7 @@ def my_lead_detail(request, rep: Rep, lead_id: int):
         "tasks": list(lead.tasks.select_related("assignee").order_by("done_at", "due_at", "id")),
         "activities": [a for a in activities if a.kind != Activity.Kind.NOTE],
         "notes": [a for a in activities if a.kind == Activity.Kind.NOTE],
-        "events": list(lead.events.select_related("rep").order_by("-at", "-id")[:100]),
+        "events": events,
         "sent": list(OutboxMessage.objects.filter(lead=lead, recipient__in=addresses).select_related("channel").order_by("-created_at")[:50]),
         "activity_form": ActivityLogForm(),
         "outcomes": Outcome.choices,
@@ -246,7 +255,7 @@ def my_lead_detail(request, rep: Rep, lead_id: int):
         "extra": sorted((str(k), str(v)) for k, v in (lead.extra or {}).items()),
         "score_lines": breakdown_lines(lead.score_breakdown),
         "reassigned_to_me": lead.events.filter(type=LeadEvent.Type.REASSIGNED, rep=rep).exists(),
-        "handed": lead.events.filter(type=LeadEvent.Type.REASSIGNED).order_by("-at", "-id").first(),
+        "handed": handed,
     }
     return render(request, "routing/my_lead.html", context)
 

@@ -2,9 +2,10 @@
 
 Internal messages (to reps, channels, tools) live in ``notifications/templates/notifications/<name>.txt``
 and are written in English with ``{% translate %}``, rendered in ``settings.LANGUAGE_CODE``. Messages to
-the lead live in ``notifications/templates/notifications/lead/<name>.<language>.txt`` (pl and en), chosen by
-``lead.language`` with English, then Polish, as the fallback. An unknown template name falls back to a
-generic one, so a typo in an action never stops intake.
+the lead live in ``notifications/templates/notifications/lead/<name>.<language>.txt`` (pl, en, de), chosen by
+``lead.language`` with the site's language (``LANGUAGE_CODE``) as the fallback, and rendered wholly in the
+language of the file chosen (subject, body, signature, dates), never a mix. An unknown template name falls back
+to a generic one, so a typo in an action never stops intake.
 """
 
 import logging
@@ -15,10 +16,11 @@ from django.conf import settings
 from django.template import Context, TemplateDoesNotExist
 from django.template.loader import select_template
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from routing.models import Lead, Priority
 from routing.selectors import lead_language
+from sla.selectors import opening_label
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +122,16 @@ def lead_compose(name: str, lead: Lead, context: dict) -> Composed:
     context = {key: value for key, value in context.items() if key not in BACK_OFFICE_KEYS}
     context["company_profile"] = company_profile()
     language = lead_language(lead)
+    languages = list(dict.fromkeys((language, settings.LANGUAGE_CODE, "en", "pl")))
     names = [name, GENERIC_LEAD] if name else [GENERIC_LEAD]
-    candidates = [f"notifications/lead/{n}.{lang}.txt" for n in names for lang in dict.fromkeys((language, "en", "pl"))]
-    if name and not _exists(candidates[:3]):
+    candidates = [f"notifications/lead/{n}.{lang}.txt" for n in names for lang in languages]
+    if name and not _exists(candidates[: len(languages)]):
         logger.warning("lead template %r not found; the generic one was used", name)
-    with translation.override(language):
+    # The language of the file found (the lead's, else the site's): the whole message is written in it.
+    chosen = select_template(candidates).template.name.rsplit(".", 2)[-2]
+    if chosen != language and context.get("opens_at") is not None:
+        context["opens_label"] = opening_label(opens_at=context["opens_at"], now=timezone.now(), language=chosen)
+    with translation.override(chosen):
         return _render(candidates, context)
 
 

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from core.engine import AccountFact, LeadFacts
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_display_fields, lead_url, priority_label, site_url
 from notifications.models import Channel, CompanyProfile, OutboxMessage
 from notifications.selectors import Route, channel_default, rep_routes

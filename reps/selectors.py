@@ -12,10 +12,10 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Q, Value
-from django.utils.translation import gettext as _
 
 from core.conditions import _shown
 from core.engine import AccountFact, TerritoryFact
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import ascii_domain, format_postal_code
 from reps.domain_packages import builtins_holding
 from reps.models import (
@@ -165,7 +165,7 @@ def territory_for(
     if city_key:
         row = TerritoryCity.objects.filter(key=city_key).select_related("territory").order_by("territory__name").first()
         if row is not None:
-            return _territory_fact(row.territory, f"{_('city')} {row.name}")
+            return _territory_fact(row.territory, _("city") + f" {row.name}")
     if region_key:
         vocabulary = vocabulary or vocabulary_active()
         keys = vocabulary.region_keys(region_key)
@@ -173,9 +173,9 @@ def territory_for(
         if rows:
             row = min(rows, key=lambda r: (r.key != region_key, r.territory.name, r.pk))  # the region as typed first
             typed = " ".join((region or region_key).split())
-            by = f"{_('region')} {row.name}"
+            by = _("region") + f" {row.name}"
             if typed != row.name:
-                by = f"{_('region')} {_shown(typed)} ({vocabulary.read(REGION, region_key) or row.name})"
+                by = _("region") + f" {_shown(typed)} ({vocabulary.read(REGION, region_key) or row.name})"
             return _territory_fact(row.territory, by)
     return None
 

@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.messages import Message
 from core.models import ConditionBase, Match
+from routing.fields import MessagesField
 
 
 class IntakeSource(models.Model):
@@ -129,10 +131,10 @@ class Lead(models.Model):
         verbose_name=_("pool"),
         help_text=_("The pool the lead came through, if any"),
     )
-    explanation = models.JSONField(_("explanation"), default=list, blank=True)
+    explanation = MessagesField(_("explanation"), default=list, blank=True)  # lines: message codes or old plain text
     # The lead's score (core.scoring over the score rules), computed once before the routing decision.
     score = models.IntegerField(_("score"), null=True, blank=True, help_text=_("Points of the score rules the lead met"))
-    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    score_breakdown = MessagesField(_("score breakdown"), default=list, blank=True)  # {"points", "why": a message code}
     needs_attention = models.BooleanField(
         _("needs the manager"), default=False, db_index=True, help_text=_("Nobody could be assigned, not even by the fallback")
     )
@@ -199,7 +201,8 @@ class LeadEvent(models.Model):
     type = models.CharField(_("type"), max_length=32, choices=Type.choices)
     at = models.DateTimeField(_("at"))
     rep = models.ForeignKey("reps.Rep", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("rep"))
-    detail = models.TextField(_("detail"), blank=True)
+    detail = models.TextField(_("detail"), blank=True)  # as written, in the writer's language (search, old rows)
+    detail_message = MessagesField(null=True, blank=True, editable=False)  # the same as a message code, for the reader
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -210,6 +213,11 @@ class LeadEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if isinstance(self.detail, Message):  # written with core.messages: keep the code for the reader's language
+            self.detail_message = self.detail
+        super().save(*args, **kwargs)
 
 
 class Activity(models.Model):

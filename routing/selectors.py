@@ -4,6 +4,8 @@ three questions about a lead that routing, SLA and notifications all ask:
 - earlier leads of the same person (`lead_repeat`, `leads_earlier`): same `email_key`, stored before the lead
   (lower id), newest first, at most `REPEAT_LOOKBACK`; the lead itself is never one of them;
 - the language we write to the lead in (`lead_language`);
+- the explanation and history lines as the reader reads them (`explanation_lines`, `event_detail`: in the active
+  language; stored as message codes, `core.messages`, or as plain text in old rows);
 - (the account of a lead's e-mail domain is `reps.selectors.account_for_domain`, carried in the lead's facts).
 
 Nothing here writes (a token's `last_used_at` is `routing.services.intake.intake_source_touch`).
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
+from core import messages
 from core.engine import LeadFacts, RepeatFact
 from core.text import email_key
 from reps.models import Rep
@@ -23,8 +27,8 @@ from routing.services.intake import token_hash
 
 # How many earlier leads with the same e-mail a repeat lead's facts carry (the repeat-lead notice links them all).
 REPEAT_LOOKBACK = 20
-# Languages we write to leads in (templates exist for these); anything else gets English.
-LEAD_LANGUAGES = ("pl", "en")
+# Languages we write to leads in (templates exist for these); anything else gets the site's language.
+LEAD_LANGUAGES = ("pl", "en", "de")
 
 
 def intake_source_for_token(*, raw_token: str) -> IntakeSource | None:
@@ -101,9 +105,20 @@ def leads_earlier(*, lead: Lead, facts: LeadFacts | None = None) -> list[Lead]:
 
 
 def lead_language(lead: Lead) -> str:
-    """The language we write to the lead in: theirs when we have templates for it ("pl", "en"), else English."""
+    """The language we write to the lead in: theirs when we have templates for it ("pl", "en", "de"), else the
+    site's (`LANGUAGE_CODE`)."""
     language = (lead.language or "").strip().lower()
-    return language if language in LEAD_LANGUAGES else "en"
+    return language if language in LEAD_LANGUAGES else settings.LANGUAGE_CODE
+
+
+def explanation_lines(lead: Lead) -> list[str]:
+    """The lead's "why", one text per line, in the active language (the reader's); old plain lines as they are."""
+    return [messages.render(line) for line in lead.explanation or []]
+
+
+def event_detail(event: LeadEvent) -> str:
+    """A history line's detail in the active language (the reader's); an event written as plain text as it is."""
+    return messages.render(event.detail_message) if event.detail_message else event.detail
 
 
 # ---------------------------------------------------------------------------------------------- the API's shape
@@ -125,7 +140,7 @@ def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
         "received_at": _iso(lead.received_at),
         "sla_due_at": _iso(lead.sla_due_at),
         "first_response_at": _iso(lead.first_response_at),
-        "explanation": list(lead.explanation or []),
+        "explanation": explanation_lines(lead),
         "score": lead.score,
         "score_breakdown": list(lead.score_breakdown or []),
     }
@@ -133,7 +148,7 @@ def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
         del data["id"]
         return data
     data["events"] = [
-        {"type": event.type, "at": _iso(event.at), "rep": event.rep.email if event.rep_id else None, "detail": event.detail}
+        {"type": event.type, "at": _iso(event.at), "rep": event.rep.email if event.rep_id else None, "detail": event_detail(event)}
         for event in lead.events.all()
     ]
     return data

@@ -18,11 +18,12 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core import business_time, resolver
 from core.engine import LeadFacts
+from core.messages import dump_lines
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from reps.roster import LockingRoster
 from reps.selectors import team_leads
@@ -353,7 +354,7 @@ def _lead_reassign(
     """Move the lead to `_reassign_target`'s rep (or flag it when there is nobody); returns the fields changed."""
     minutes = {"minutes": step.after_minutes}
     rep, lines = _reassign_target(lead=lead, step=step, now=now, cal=cal)
-    data = {**data, "lines": [str(line) for line in lines]}
+    data = {**data, "lines": dump_lines(lines)}
     if rep is None:
         # Nobody to move it to: the lead stays, the manager is flagged and the team leads are told.
         detail = _("No first response %(minutes)d business minutes after submission, and nobody to reassign the lead to") % minutes

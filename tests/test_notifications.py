@@ -104,7 +104,7 @@ def test_english_form_gets_the_ebooks_mail_in_english(carry_out):
 
 
 def test_language_without_templates_falls_back_to_english(carry_out):
-    lead = carry_out(1, job_title="Praktikant", language="de")
+    lead = carry_out(1, job_title="Stagiaire", language="fr")
 
     assert OutboxMessage.objects.get(lead=lead).template == "notifications/lead/ebooks.en.txt"
 

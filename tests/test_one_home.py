@@ -134,7 +134,7 @@ def test_sla_alerts_and_notices_reach_the_same_team_leads(demo, anna, ewa, jan, 
 
 
 def test_the_clock_and_the_message_speak_the_same_language_to_the_lead(demo):
-    assert [lead_language(Lead(language=code)) for code in ("pl", "PL", " en ", "de", "")] == ["pl", "pl", "en", "en", "en"]
+    assert [lead_language(Lead(language=code)) for code in ("pl", "PL", " en ", "de", "fr", "")] == ["pl", "pl", "en", "de", "en", "en"]
 
     friday_evening = datetime(2026, 11, 20, 17, 30, tzinfo=WARSAW)
     lead = LeadFactory(language="PL", source="contact_form", submitted_at=friday_evening, status=Lead.Status.ASSIGNED)

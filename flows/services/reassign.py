@@ -13,8 +13,9 @@ from datetime import datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from core.messages import dump_lines
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from notifications.services import escalation_notify
 from reps.models import Pool, Rep
 from reps.services import pool_pick_rep
@@ -57,7 +58,7 @@ def _event(*, lead: Lead, previous: Rep | None, now: datetime, by: AbstractBaseU
             "from_rep_id": previous.pk if previous else None,
             "to_rep_id": new.pk if new else None,
             "pool_id": lead.pool_id,
-            "lines": [str(line) for line in lines or []],
+            "lines": dump_lines(lines or []),
         },
     )
     if new is not None and new != previous:

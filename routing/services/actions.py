@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core import business_time
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from routing.config_version import config_versions, registered_versions
 from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, RuleTable, Tag, Task
@@ -96,7 +96,7 @@ def rule_actions_invalidate() -> None:
 def lead_history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
     """One line of the lead's history (an action done, a message queued, an action failed); one INSERT, in the
     caller's transaction."""
-    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail[:2000], data=data or {})
+    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail if len(detail) <= 2000 else detail[:2000], data=data or {})
 
 
 def rule_action_failed(*, lead: Lead, action: RuleAction, event: LeadEvent | None) -> LeadEvent:

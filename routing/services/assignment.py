@@ -14,9 +14,9 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core import engine, resolver, scoring
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Pool, Rep
 from reps.roster import LockingRoster, PreviewRoster
 from routing.models import Lead, LeadEvent, Rule

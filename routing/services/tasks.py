@@ -13,9 +13,9 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from routing.models import Lead, LeadEvent, Task
 
