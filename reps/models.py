@@ -27,7 +27,7 @@ def time_zone_validate(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(_("Not a time zone: %(value)s (e.g. Europe/Warsaw)"), params={"value": value}) from None
+        raise ValidationError(_("“%(zone)s” is not a time zone such as Europe/Warsaw"), params={"zone": value}) from None
 
 
 class Rep(models.Model):
@@ -63,14 +63,14 @@ class Rep(models.Model):
         help_text=_("Of the kinds above, those also used for leads that are not critical; e-mail always goes out"),
     )
     notify_language = models.CharField(
-        _("language of my notifications"),
+        _("notification language"),
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
         help_text=_("Empty: the site's language"),
     )
     notify_time_zone = models.CharField(
-        _("time zone of my notifications"),
+        _("notification time zone"),
         max_length=64,
         blank=True,
         validators=[time_zone_validate],
