@@ -300,3 +300,17 @@ def test_a_disqualified_lead_tells_nobody(api, anna):
     assert lead["status"] == "disqualified"
     assert notified(lead["id"]) == []
     assert not OutboxMessage.objects.filter(lead_id=lead["id"]).exclude(recipient="jan@gmail.com").exists()
+
+
+def test_a_notice_that_cannot_be_queued_does_not_cost_the_lead(api, marek, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("template store unavailable")
+
+    monkeypatch.setattr("notifications.services.internal_compose", broken)
+
+    lead = send(api, email="ktos@nic.example")
+
+    assert lead["owner"]["email"] == "marek@techpol.example"  # stored and routed all the same
+    assert told(lead["id"], marek) == []
+    (line,) = LeadEvent.objects.filter(lead_id=lead["id"], type=LeadEvent.Type.NOTIFICATION)
+    assert line.data["failed"] is True and "could not be queued" in line.detail

@@ -40,14 +40,13 @@ def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
 
 def _people_tell(*, lead: Lead, event: LeadEvent, facts: LeadFacts) -> None:
     """After routing and the rule's actions: the owner hears of the lead (whatever placed it: a rule, the fallback
-    pool, the rep on duty), or, when nobody could take it, the team leads are alerted. In a savepoint: a broken
-    message must not cost the lead; it is logged and the lead's history says so."""
+    pool, the rep on duty), or, when nobody could take it, the team leads are alerted. Each is atomic (a savepoint
+    here): a broken message must not cost the lead; it is logged and the lead's history says so."""
     try:
-        with transaction.atomic():
-            if lead.status == Lead.Status.ASSIGNED and lead.owner_id:
-                owner_notify(lead=lead, event=event, reason=OwnerReason.ROUTED, facts=facts)
-            elif lead.status == Lead.Status.UNASSIGNED:
-                lead_unassigned_alert(lead=lead, event=event, facts=facts)
+        if lead.status == Lead.Status.ASSIGNED and lead.owner_id:
+            owner_notify(lead=lead, event=event, reason=OwnerReason.ROUTED, facts=facts)
+        elif lead.status == Lead.Status.UNASSIGNED:
+            lead_unassigned_alert(lead=lead, event=event, facts=facts)
     except Exception:
         logger.exception("telling the owner / team leads of lead %s failed", lead.pk)
         LeadEvent.objects.create(
