@@ -1,7 +1,8 @@
 """Message text from Django templates: the subject is the template's first non-empty line, the body the rest.
 
 Internal messages (to reps, channels, tools) live in ``notifications/templates/notifications/<name>.txt``
-and are written in English with ``{% translate %}``, rendered in ``settings.LANGUAGE_CODE``. Messages to
+and are written in English with ``{% translate %}``, rendered in ``settings.LANGUAGE_CODE`` (a message to one rep:
+in the rep's own language and time zone when the rep set them, `Rep.notify_language` / `notify_time_zone`). Messages to
 the lead live in ``notifications/templates/notifications/lead/<name>.<language>.txt`` (pl, en, de), chosen by
 ``lead.language`` with the site's language (``LANGUAGE_CODE``) as the fallback, and rendered wholly in the
 language of the file chosen (subject, body, signature, dates), never a mix. An unknown template name falls back
@@ -47,6 +48,15 @@ def lead_url(lead: Lead) -> str:
         path = reverse("admin:routing_lead_change", args=[lead.pk])
     except NoReverseMatch:  # the lead admin is registered by flows; keep a working link without it
         path = f"/admin/routing/lead/{lead.pk}/change/"
+    return site_url() + path
+
+
+def rep_lead_url(lead: Lead) -> str:
+    """Absolute link to the lead on the rep's own page (/my-leads/<id>/): reps do not use the admin."""
+    try:
+        path = reverse("my-lead", args=[lead.pk])
+    except NoReverseMatch:  # the reps' pages are flows'; keep a working link without them
+        path = f"/my-leads/{lead.pk}/"
     return site_url() + path
 
 
@@ -105,12 +115,13 @@ def _render(candidates: list[str], context: dict) -> Composed:
     return Composed(subject=subject[:300], body=body, template=template.template.name)
 
 
-def internal_compose(name: str, context: dict) -> Composed:
-    """A message to reps, channels or tools, in the site's language."""
+def internal_compose(name: str, context: dict, *, language: str | None = None, time_zone: str | None = None) -> Composed:
+    """A message to reps, channels or tools, in `language` (a rep's own, else the site's) with times in
+    `time_zone` (else the site's)."""
     candidates = [f"notifications/{name}.txt"] if name else []
     if name and not _exists(candidates):
         logger.warning("notification template %r not found; the generic one was used", name)
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(language or settings.LANGUAGE_CODE), timezone.override(time_zone or settings.TIME_ZONE):
         return _render(candidates + [f"notifications/{GENERIC_INTERNAL}.txt"], context)
 
 

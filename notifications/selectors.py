@@ -71,10 +71,19 @@ def channels_invalidate() -> None:
 
 def channel_default(*, kind: str) -> Channel | None:
     """The active channel of a kind reps are reached on: the one marked "default" in its options, else the first by name."""
-    channels = [c for c in _channels_config()[0] if c.kind == kind and c.is_active]
-    if not channels:
-        return None
-    return next((c for c in channels if c.config.get("default")), channels[0])
+    return channel_defaults(kinds=[kind]).get(kind)
+
+
+def channel_defaults(*, kinds: list[str] | tuple[str, ...] = PERSONAL_KINDS) -> dict[str, Channel]:
+    """`channel_default` of each kind, from the cached channels (no query of its own): {kind: channel} (a kind
+    without an active channel left out); the one marked default wins, else the first by name."""
+    found: dict[str, Channel] = {}
+    for channel in _channels_config()[0]:  # ordered by name
+        if channel.kind not in kinds or not channel.is_active:
+            continue
+        if channel.kind not in found or (channel.config.get("default") and not found[channel.kind].config.get("default")):
+            found[channel.kind] = channel
+    return found
 
 
 def rep_address(*, rep: Rep, channel: Channel | None) -> str | None:
@@ -85,21 +94,25 @@ def rep_address(*, rep: Rep, channel: Channel | None) -> str | None:
     return rep.email or None
 
 
-def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False) -> list[Route]:
+def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False, defaults: dict[str, Channel] | None = None) -> list[Route]:
     """How to reach the rep, respecting the rep's own "notify me via" list, with e-mail as the floor.
 
     With `channel` (a rule's action chose one): that channel if the rep accepts its kind and can be reached
     on it, else the first of the rep's own kinds that works, else e-mail. With `every` (SLA reminders):
-    every kind the rep asked for that works, else e-mail.
+    every kind the rep asked for that works, else e-mail. `defaults`: `channel_defaults()` read once by the
+    caller (else each kind is looked up).
     """
+    def default_of(kind: str) -> Channel | None:
+        return defaults.get(kind) if defaults is not None else channel_default(kind=kind)
+
     wanted = [kind for kind in (rep.notify_via or []) if kind in PERSONAL_KINDS]
     candidates: list[Channel | None] = []
     if channel is not None and channel.is_active and (not wanted or channel.kind in wanted):
         candidates.append(channel)
     for kind in wanted:
         if kind == Channel.Kind.EMAIL:
-            candidates.append(channel_default(kind=kind))  # None: Django's e-mail backend, no channel needed
-        elif default := channel_default(kind=kind):
+            candidates.append(default_of(kind))  # None: Django's e-mail backend, no channel needed
+        elif default := default_of(kind):
             candidates.append(default)
 
     routes: list[Route] = []
@@ -113,7 +126,7 @@ def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False)
         if not every:
             break
     if not routes and rep.email:
-        routes.append(Route(channel=channel_default(kind=Channel.Kind.EMAIL), address=rep.email, rep=rep))
+        routes.append(Route(channel=default_of(Channel.Kind.EMAIL), address=rep.email, rep=rep))
     return routes
 
 

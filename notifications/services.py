@@ -9,6 +9,7 @@ neither the row nor the task exist.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
@@ -19,12 +20,22 @@ from django.utils import timezone, translation
 
 from core.engine import AccountFact, LeadFacts
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-from notifications.messages import Composed, internal_compose, lead_compose, lead_context, lead_display_fields, lead_url, priority_label, site_url
+from notifications.messages import (
+    Composed,
+    internal_compose,
+    lead_compose,
+    lead_context,
+    lead_display_fields,
+    lead_url,
+    priority_label,
+    rep_lead_url,
+    site_url,
+)
 from notifications.models import Channel, CompanyProfile, OutboxMessage
-from notifications.selectors import Route, channel_default, rep_routes
+from notifications.selectors import Route, channel_default, channel_defaults, rep_routes
 from reps.models import Rep
 from reps.selectors import account_for_domain, team_leads
-from routing.models import Lead, LeadEvent, Rule, RuleAction
+from routing.models import Lead, LeadEvent, Priority, Rule, RuleAction
 from routing.selectors import leads_earlier
 from routing.services.actions import RECORD_KINDS, action_key, actions_run_contained, event_at, lead_history_add, rule_action_failed, rule_actions_of
 
@@ -45,11 +56,15 @@ def message_enqueue(
     body: str = "",
     payload: dict | None = None,
     template: str = "",
+    key: str | None = None,
 ) -> OutboxMessage | None:
-    """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing and returns None."""
-    key = f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}"[:255]
+    """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing and returns None.
+    `key`: the dedupe key when it is not that (the owner's messages: one per event, channel kind and address,
+    whoever queues it first, `owner_key`)."""
+    key = (key or f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}")[:255]
     # No get_or_create: its savepoint costs two round trips per message. The key names the event, so only a repeated
-    # call (sequential: a retried task, a second run for the same event) can find a row already there.
+    # call (sequential: a retried task, a second run for the same event, the rule's owner notice and the default
+    # one in the same transaction) can find a row already there.
     if OutboxMessage.objects.filter(key=key).exists():
         return None
     message = OutboxMessage.objects.create(
@@ -63,15 +78,18 @@ def message_enqueue(
     return message
 
 
-def _payload(*, lead: Lead, composed: Composed, route: Route, priority: str | None, extra: dict | None = None) -> dict:
-    with translation.override(settings.LANGUAGE_CODE):  # internal cards: the site's language, whatever the request's
+def _payload(
+    *, lead: Lead, composed: Composed, route: Route, priority: str | None, extra: dict | None = None, language: str | None = None, url: str | None = None
+) -> dict:
+    # Internal cards: the site's language (or the one rep's own), whatever the request's.
+    with translation.override(language or settings.LANGUAGE_CODE):
         payload = {
             "title": composed.subject,
             "text": composed.body,
             "priority": priority or "",
             "priority_label": priority_label(priority),
             "lead_id": lead.pk,
-            "lead_url": lead_url(lead),
+            "lead_url": url or lead_url(lead),
             "facts": [list(field) for field in lead_display_fields(lead)],
         }
     if route.rep is not None:
@@ -83,7 +101,16 @@ def _payload(*, lead: Lead, composed: Composed, route: Route, priority: str | No
 
 
 def _routes_enqueue(
-    *, lead: Lead, event_key: str, routes: list[Route], composed: Composed, priority: str | None, extra: dict | None = None
+    *,
+    lead: Lead,
+    event_key: str,
+    routes: list[Route],
+    composed: Composed,
+    priority: str | None,
+    extra: dict | None = None,
+    key_for: Callable[[Route], str | None] | None = None,
+    language: str | None = None,
+    url: str | None = None,
 ) -> list[OutboxMessage]:
     messages = []
     for route in routes:
@@ -94,8 +121,9 @@ def _routes_enqueue(
             recipient=route.address,
             subject=composed.subject,
             body=composed.body,
-            payload=_payload(lead=lead, composed=composed, route=route, priority=priority, extra=extra),
+            payload=_payload(lead=lead, composed=composed, route=route, priority=priority, extra=extra, language=language, url=url),
             template=composed.template,
+            key=key_for(route) if key_for is not None else None,
         )
         if message is not None:
             messages.append(message)
@@ -108,6 +136,18 @@ def _channel_route(channel: Channel | None, *, rep: Rep | None = None) -> list[R
             logger.warning("channel %s is switched off; nothing posted to it", channel.pk)
         return []
     return [Route(channel=channel, address=CHANNEL_ADDRESS, rep=rep)]
+
+
+def route_kind(route: Route) -> str:
+    """The channel kind of a route (Django's e-mail backend without a channel is e-mail)."""
+    return route.channel.kind if route.channel is not None else Channel.Kind.EMAIL
+
+
+def owner_key(*, lead: Lead, event: LeadEvent, route: Route, purpose: str = "owner") -> str:
+    """The dedupe key of a message to one person about an assignment: one per (lead, event, purpose, channel kind,
+    address). The default owner notice and a rule action that notifies the owner share it, so whichever is queued
+    first is the only one on that channel (a second e-mail to the same address for the same event is never sent)."""
+    return f"{lead.pk}:e{event.pk}:{purpose}:{route_kind(route)}:{route.address}"[:255]
 
 
 def _routes_describe(messages: list[OutboxMessage]) -> str:
@@ -203,7 +243,16 @@ def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent | None, f
     context = _action_context(lead=lead, action=action, facts=facts)
     composed = internal_compose(action.template, context)
     routes = _action_recipient_routes(lead=lead, action=action)
-    messages = _routes_enqueue(lead=lead, event_key=action_key(event=event, action=action), routes=routes, composed=composed, priority=context["priority"])
+
+    def key_for(route: Route) -> str | None:
+        # The owner reached personally: the owner notice's key, so `owner_notify` does not repeat that channel.
+        if event is not None and lead.owner_id and route.rep is not None and route.rep.pk == lead.owner_id and route.address != CHANNEL_ADDRESS:
+            return owner_key(lead=lead, event=event, route=route)
+        return None
+
+    messages = _routes_enqueue(
+        lead=lead, event_key=action_key(event=event, action=action), routes=routes, composed=composed, priority=context["priority"], key_for=key_for
+    )
     if messages:
         reps = {route.rep for route in routes if route.rep is not None}
         lead_history_add(
@@ -283,6 +332,11 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
     """
     if kind not in ESCALATION_KINDS:
         logger.warning("unknown escalation kind %r for lead %s", kind, lead.pk)
+    if kind == "reassigned" and rep is not None and rep.pk == lead.owner_id:
+        # The new owner is told like after any assignment (one home: `owner_notify`).
+        reason = OwnerReason.BY_HAND if isinstance(event.data, dict) and event.data.get("by_hand") else OwnerReason.SLA
+        owner_notify(lead=lead, event=event, reason=reason, channel=channel)
+        return
     if channel is not None and channel.kind != Channel.Kind.EMAIL:
         routes = _channel_route(channel, rep=rep)
     elif rep is not None:
@@ -294,9 +348,10 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
         return
 
     context = lead_context(lead, rep=rep, kind=kind, event=event, due_at=lead.sla_due_at)
-    composed = internal_compose(kind, context)
+    language, zone = rep_locale(rep)
+    composed = internal_compose(kind, context, language=language, time_zone=zone)
     event_key = f"e{event.pk}" if event is not None else f"sla.{kind}"
-    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority)
+    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority, language=language)
     if messages:
         lead_history_add(
             lead=lead,
@@ -306,6 +361,147 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
             rep=rep,
             data={"event": event.pk if event else None, "kind": kind, "messages": [m.pk for m in messages]},
         )
+
+
+# ---------------------------------------------------------------------------------------------- the owner
+
+
+class OwnerReason:
+    """What placed the lead with its owner (the message's subject and why follow from it)."""
+
+    ROUTED = "routed"  # intake: a rule (rep, pool, territory, account manager, previous owner), the fallback pool, the rep on duty
+    SLA = "sla"  # the SLA's reassignment step
+    BY_HAND = "by_hand"  # a manager (or team lead) moved it: reassign, re-route, rescue
+
+    ALL = (ROUTED, SLA, BY_HAND)
+
+
+def rep_locale(rep: Rep | None) -> tuple[str | None, str | None]:
+    """(language, time zone) of messages to `rep`: the rep's own when set, else None (the site's)."""
+    if rep is None:
+        return None, None
+    return rep.notify_language or None, rep.notify_time_zone or None
+
+
+def owner_routes(*, rep: Rep, priority: str | None, defaults: dict[str, Channel]) -> list[Route]:
+    """Where a rep hears of a lead given to them: e-mail always; for a critical lead also every other kind the rep
+    asked for (`notify_via`: Slack, Teams, SMS), for any other lead only those also listed in `notify_noncritical`
+    (by default chat yes, SMS no). `defaults`: `channel_defaults()`."""
+    critical = priority == Priority.CRITICAL
+    also = set(rep.notify_noncritical or [])
+    routes = [
+        route
+        for route in rep_routes(rep=rep, every=True, defaults=defaults)
+        if route_kind(route) == Channel.Kind.EMAIL or critical or route_kind(route) in also
+    ]
+    if rep.email and not any(route_kind(route) == Channel.Kind.EMAIL for route in routes):
+        routes.insert(0, Route(channel=defaults.get(Channel.Kind.EMAIL), address=rep.email, rep=rep))
+    return routes
+
+
+def _owner_why(*, lead: Lead, reason: str, event: LeadEvent) -> str:
+    """The one-line why, in the active language: the rule (or the fallback pool) and the resolver's last word."""
+    if reason == OwnerReason.BY_HAND:
+        data = event.data if isinstance(event.data, dict) else {}
+        return _("Moved by %(by)s. Reason: %(reason)s") % {"by": data.get("by") or "—", "reason": data.get("reason") or "—"}
+    if reason == OwnerReason.SLA:
+        return _("Nobody answered this lead in time")
+    # The explanation is the engine's lines (one per rule checked, each naming its rule in quotes) then the
+    # resolver's (pools, reps skipped, the rep on duty, "Assigned to …"): the why is the resolver's part, or the
+    # matched rule's line when the rule named the rep directly.
+    lines = [str(line) for line in lead.explanation or []]
+    cut = max((i for i, line in enumerate(lines) if "“" in line or "„" in line), default=-1)
+    tail = lines[cut + 1 :]
+    if lead.owner_id and tail:
+        tail = tail[:-1]  # "Assigned to …": what the message itself says
+    if tail:
+        return " · ".join([_("Rule “%(rule)s”") % {"rule": lead.rule.name}, *tail] if lead.rule_id else tail)
+    if cut >= 0:
+        return lines[cut]
+    return _("Rule “%(rule)s”") % {"rule": lead.rule.name} if lead.rule_id else _("No rule matched: the fallback pool")
+
+
+def _person_notify(
+    *, lead: Lead, rep: Rep, event: LeadEvent, template: str, purpose: str, context: dict, defaults: dict[str, Channel], extra_routes: list[Route] | None = None
+) -> list[OutboxMessage]:
+    """Queue one message to `rep` on their own channels (`owner_routes`) and, when something new was queued, write
+    the `notification` event with rep = `rep`."""
+    language, zone = rep_locale(rep)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        why = _owner_why(lead=lead, reason=context.get("reason", OwnerReason.ROUTED), event=event)
+    composed = internal_compose(template, {**context, "rep": rep, "why": why}, language=language, time_zone=zone)
+    routes = [*owner_routes(rep=rep, priority=lead.priority, defaults=defaults), *(extra_routes or [])]
+    messages = _routes_enqueue(
+        lead=lead,
+        event_key=f"e{event.pk}.{purpose}",
+        routes=routes,
+        composed=composed,
+        priority=lead.priority,
+        key_for=lambda route: owner_key(lead=lead, event=event, route=route, purpose=purpose) if route.address != CHANNEL_ADDRESS else None,
+        language=language,
+        url=context.get("rep_lead_url"),
+    )
+    if messages:
+        lead_history_add(
+            lead=lead,
+            type=LeadEvent.Type.NOTIFICATION,
+            at=event_at(event),
+            detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
+            rep=rep,
+            data={"event": event.pk, "kind": purpose, "reason": context.get("reason"), "messages": [m.pk for m in messages]},
+        )
+    return messages
+
+
+@transaction.atomic
+def owner_notify(
+    *, lead: Lead, event: LeadEvent, reason: str, facts: LeadFacts | None = None, channel: Channel | None = None
+) -> list[OutboxMessage]:
+    """Tell the lead's (new) owner it is theirs, after every assignment, whatever placed it (`OwnerReason`).
+
+    The message carries the lead's whole context (name, company, job title, phone, e-mail, message, source,
+    priority, the SLA deadline in the rep's time zone), the one-line why and the link to the rep's page for the
+    lead (/my-leads/<id>/), in the rep's language; it goes out on the rep's own channels (`owner_routes`).
+    `event`: the assignment (assigned / reassigned) it follows; `facts`: routing's facts (the account's name
+    without a query); `channel`: a chat channel to post to as well (an SLA step's).
+
+    A channel the rule's own action already used to notify the owner for the same event is not used again (same
+    dedupe key, `owner_key`), and calling this twice for the same event queues nothing new. Writes the
+    `notification` event (rep = the owner) when a message was queued. Returns the messages queued.
+    """
+    rep = lead.owner
+    if rep is None or event is None:
+        return []
+    if reason not in OwnerReason.ALL:
+        logger.warning("unknown owner reason %r for lead %s", reason, lead.pk)
+    extra = _channel_route(channel, rep=rep) if channel is not None and channel.kind != Channel.Kind.EMAIL else []
+    context = lead_context(
+        lead,
+        event=event,
+        reason=reason,
+        rep_lead_url=rep_lead_url(lead),
+        account=facts.account if facts is not None else None,
+        due_at=lead.sla_due_at,
+    )
+    template = "new_owner" if reason == OwnerReason.ROUTED else "reassigned"
+    return _person_notify(lead=lead, rep=rep, event=event, template=template, purpose="owner", context=context, defaults=channel_defaults(), extra_routes=extra)
+
+
+@transaction.atomic
+def lead_unassigned_alert(*, lead: Lead, event: LeadEvent, facts: LeadFacts | None = None) -> list[OutboxMessage]:
+    """A lead nobody could take (no rule target, no pool, no fallback, no rep on duty available): every team lead
+    is alerted at once, on their own channels (`owner_routes`), with the lead's context and the why. Calling it
+    twice for the same event queues nothing new. Returns the messages queued."""
+    leaders = team_leads()
+    if not leaders:
+        logger.warning("lead %s is unassigned and no team lead is set up to alert", lead.pk)
+        return []
+    defaults = channel_defaults()
+    context = lead_context(lead, event=event, reason=OwnerReason.ROUTED, account=facts.account if facts is not None else None, due_at=lead.sla_due_at)
+    messages: list[OutboxMessage] = []
+    for leader in leaders:
+        messages += _person_notify(lead=lead, rep=leader, event=event, template="unassigned", purpose="unassigned", context=context, defaults=defaults)
+    return messages
 
 
 # ---------------------------------------------------------------------------------------------- the lead

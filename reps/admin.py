@@ -31,6 +31,7 @@ from core.text import fold, format_postal_code, postal_code_number
 from reps.csv_files import CsvFileError, SpreadsheetCsv, domain_is_valid, domain_normalise
 from reps.domain_packages import builtin_domains, builtin_source
 from reps.models import (
+    NOTIFY_EXTRA_KINDS,
     Absence,
     Account,
     AccountDomain,
@@ -126,7 +127,15 @@ class RepAdmin(CsvImportExportAdmin):
     fieldsets = [
         (None, {"fields": ["user", "name", "email", "phone", "slack_member_id", "languages", "calendar_url"]}),
         (_("Routing"), {"fields": ["status", "status_until", "is_active", "weight", "daily_cap", "is_team_lead", "notify_via"]}),
+        (_("Notifications"), {"fields": ["notify_noncritical", "notify_language", "notify_time_zone"]}),
     ]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> forms.Field | None:
+        if db_field.name == "notify_noncritical":  # a list of channel kinds: ticked boxes, not JSON typed by hand
+            return forms.MultipleChoiceField(
+                label=db_field.verbose_name, help_text=db_field.help_text, choices=NOTIFY_EXTRA_KINDS, required=False, widget=forms.CheckboxSelectMultiple
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Rep]:
         return super().get_queryset(request).prefetch_related("memberships__pool")

@@ -1,12 +1,33 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reps.postal_ranges import postal_range_format
+
+# Channel kinds a rep can be reached on besides e-mail (notifications.models.Channel.Kind values; reps sits below
+# notifications and does not import it).
+NOTIFY_EXTRA_KINDS = [("slack", "Slack"), ("teams", "Microsoft Teams"), ("sms", _("SMS"))]
+
+
+def notify_noncritical_default() -> list[str]:
+    """By default chat messages go out for every lead, SMS only for critical ones."""
+    return ["slack", "teams"]
+
+
+def time_zone_validate(value: str) -> None:
+    if not value:
+        return
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("“%(zone)s” is not a time zone such as Europe/Warsaw"), params={"zone": value}) from None
 
 
 class Rep(models.Model):
@@ -32,6 +53,28 @@ class Rep(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     notify_via = models.JSONField(
         _("notify me via"), default=list, blank=True, help_text=_('Channel kinds this rep wants, e.g. ["email", "slack", "sms"]')
+    )
+    # How the rep is told of a new lead (notifications.services.owner_notify): e-mail always; the kinds of
+    # `notify_via` for a critical lead; for any other lead only those of them listed here.
+    notify_noncritical = models.JSONField(
+        _("also for leads that are not critical"),
+        default=notify_noncritical_default,
+        blank=True,
+        help_text=_("Of the kinds above, those also used for leads that are not critical; e-mail always goes out"),
+    )
+    notify_language = models.CharField(
+        _("notification language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: the site's language"),
+    )
+    notify_time_zone = models.CharField(
+        _("notification time zone"),
+        max_length=64,
+        blank=True,
+        validators=[time_zone_validate],
+        help_text=_("Times in messages to the rep, e.g. Europe/Warsaw; empty: the site's time zone"),
     )
     status_until = models.DateTimeField(
         _("status until"), null=True, blank=True, help_text=_("“In a meeting” or “away” ends by itself at this time; empty: until changed")

@@ -1,4 +1,4 @@
-"""Flows of one lead across the apps: taking it in (route -> SLA clock -> rule actions -> notifications) and logging
+"""Flows of one lead across the apps: taking it in (route -> SLA clock -> rule actions -> the owner told) and logging
 an activity on it (the first response stops the clock). Read this first to follow a lead from the API to its owner.
 
 Routing looks the lead's facts up once (account, repeat lead, territory, domain lists: `routing.ruleset.lead_facts`);
@@ -11,12 +11,13 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import business_time
 from core.engine import LeadFacts
 from core.logcontext import lead_log_bind, lead_log_scope
 from notifications.delivery import outbox_hand_over_now
-from notifications.services import lead_autorespond, rule_messages_send
+from notifications.services import OwnerReason, lead_autorespond, lead_unassigned_alert, owner_notify, rule_messages_send
 from reps.models import Rep
 from routing.config_version import config_snapshot
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
@@ -37,6 +38,22 @@ def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
     except Exception:
         # A message to the lead must never cost the lead itself (intake answers 201 and the clock runs).
         logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
+
+
+def _people_tell(*, lead: Lead, event: LeadEvent, facts: LeadFacts) -> None:
+    """After routing and the rule's actions: the owner hears of the lead (whatever placed it: a rule, the fallback
+    pool, the rep on duty), or, when nobody could take it, the team leads are alerted. Each is atomic (a savepoint
+    here): a broken message must not cost the lead; it is logged and the lead's history says so."""
+    try:
+        if lead.status == Lead.Status.ASSIGNED and lead.owner_id:
+            owner_notify(lead=lead, event=event, reason=OwnerReason.ROUTED, facts=facts)
+        elif lead.status == Lead.Status.UNASSIGNED:
+            lead_unassigned_alert(lead=lead, event=event, facts=facts)
+    except Exception:
+        logger.exception("telling the owner / team leads of lead %s failed", lead.pk)
+        LeadEvent.objects.create(
+            lead=lead, type=LeadEvent.Type.NOTIFICATION, at=event.at, detail=_("The notification could not be queued (see the server log)"), data={"event": event.pk, "failed": True}
+        )
 
 
 def _lead_calendar(lead: Lead) -> business_time.Calendar | None:
@@ -111,8 +128,9 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
         _autorespond(lead=lead, reply=reply)
     if lead.rule_id is not None:
         rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
-        rule_hit_add(rule_id=lead.rule_id, at=now)  # last: the rule's row is locked only for the commit
-    outbox_hand_over_now()  # the ORM broker's task row in this transaction: no commit of its own
+        rule_hit_add(rule_id=lead.rule_id, at=now)  # the rule's row is locked only from here to the commit
+    _people_tell(lead=lead, event=event, facts=facts)
+    outbox_hand_over_now()  # last: the ORM broker's task row in this transaction, no commit of its own
     return lead, True
 
 

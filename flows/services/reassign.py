@@ -1,6 +1,6 @@
 """The manager's hand: move a lead to a rep or back into a pool, route it again through the current rules, or rescue
 a lead the rules disqualified. Each writes one `reassigned` event carrying the reason and who did it, and tells the
-new owner (the owner notification of `notifications.services.escalation_notify`, kind "reassigned").
+new owner (`notifications.services.owner_notify`, as after every assignment).
 
 Names stay in the nominative in every line ("Przekazano: Marek Zieliński → Ola Kowalczyk"), never glued into a
 sentence that would need declension.
@@ -16,7 +16,7 @@ from django.db import transaction
 
 from core.messages import dump_lines
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-from notifications.services import escalation_notify
+from notifications.services import OwnerReason, owner_notify
 from reps.models import Pool, Rep
 from reps.services import pool_pick_rep
 from routing.models import Lead, LeadEvent
@@ -62,7 +62,7 @@ def _event(*, lead: Lead, previous: Rep | None, now: datetime, by: AbstractBaseU
         },
     )
     if new is not None and new != previous:
-        escalation_notify(lead=lead, kind="reassigned", rep=new, channel=None, event=event)
+        owner_notify(lead=lead, event=event, reason=OwnerReason.BY_HAND)
     return event
 
 

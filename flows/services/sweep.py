@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import transaction
 
 from core.logcontext import lead_log_context
-from notifications.services import escalation_notify
+from notifications.services import OwnerReason, escalation_notify, owner_notify
 from sla.services import lead_steps_fire, leads_due_ids
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,10 @@ def sla_tick(*, now: datetime) -> int:
                 with transaction.atomic():
                     notices = lead_steps_fire(lead_id=lead_id, now=now, policies=policies)
                     for notice in notices:
-                        escalation_notify(lead=notice.event.lead, kind=notice.kind, rep=notice.rep, channel=notice.channel, event=notice.event)
+                        if notice.kind == "reassigned":  # a new owner: told like after every assignment
+                            owner_notify(lead=notice.event.lead, event=notice.event, reason=OwnerReason.SLA, channel=notice.channel)
+                        else:
+                            escalation_notify(lead=notice.event.lead, kind=notice.kind, rep=notice.rep, channel=notice.channel, event=notice.event)
                 fired += len(notices)
             except Exception:
                 # Left due: the next sweep tries again, and the failure stays visible in the log.
