@@ -124,7 +124,7 @@ def test_the_wall_shows_the_effective_status_a_meeting_that_ended_is_available(o
     assert statuses["Tomek Wiśniewski"] == "Out of office"
     assert statuses["Kasia Nowak"] == "Available"
     polish = rep_statuses(manager().get("/dashboard/wall/", HTTP_ACCEPT_LANGUAGE="pl").content.decode())
-    assert polish["Marek Zieliński"] == "Dostępny" and polish["Ola Wójcik"] == "Niedostępny do 13:30"
+    assert polish["Marek Zieliński"] == "Do dyspozycji" and polish["Ola Wójcik"] == "Poza biurkiem do 13:30"  # the same words for Ola as for Marek
 
 
 @pytest.mark.django_db
