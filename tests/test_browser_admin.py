@@ -143,3 +143,20 @@ def test_the_wall_shows_a_breached_lead_in_red(page, live_server, manager):
     shown = breached.evaluate("el => getComputedStyle(el).borderLeftColor + ' ' + getComputedStyle(el.querySelector('h2')).color")
     channels = [tuple(int(x) for x in m) for m in re.findall(r"rgba?\((\d+), (\d+), (\d+)", shown)]
     assert channels and all(r > 150 and g < 110 and b < 110 for r, g, b in channels), shown
+
+
+def test_the_wall_and_the_dashboard_fit_a_phone_in_polish(live_server, manager):
+    """Anna looks at the wall and the dashboard on her phone (390 px): one column, nothing scrolls sideways;
+    the rep statuses read the same for women and men."""
+    from tests.browser import PHONE, browser_page, no_horizontal_scroll, shot
+
+    with browser_page(*PHONE) as phone:
+        _login(phone, live_server)
+        phone.goto(f"{live_server.url}{reverse('dashboard-wall')}")
+        shot(phone, "wall-pl-390")
+        assert no_horizontal_scroll(phone)
+        assert "Do dyspozycji" in phone.locator("#wall-reps").locator("xpath=..").inner_text()
+        phone.goto(f"{live_server.url}{reverse('leadrouter-dashboard')}")
+        shot(phone, "dashboard-pl-390")
+        assert no_horizontal_scroll(phone)
+        assert "Pulpit" in phone.title()
