@@ -12,8 +12,8 @@ use `demo_name` (or the English name, the tests' site language).
 
 from datetime import time
 
-from django.contrib.auth import get_user_model
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import pgettext, pgettext_lazy
