@@ -100,9 +100,10 @@ class RuleFilter(admin.SimpleListFilter):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    # Fits 1400 px: the deadline and first response are on the lead's page; the SLA state says what matters here.
-    list_display = ["id", "email", "company", "status", "owner", "rule", "score", "priority_badge", "sla_state", "received_at"]
-    list_display_links = ["id", "email"]
+    # Fits 1400 px: the deadline and first response are on the lead's page; the SLA state says what matters here,
+    # under the priority; the company under the e-mail.
+    list_display = ["id", "email_company", "status", "owner", "rule", "score", "sla_summary", "received_at"]
+    list_display_links = ["id", "email_company"]
     list_filter = ["status", "priority", "needs_attention", SlaStateFilter, "owner", RuleFilter, "source", "intake_source", "tags"]
     search_fields = ["email", "company", "first_name", "last_name", "phone", "external_id"]
     date_hierarchy = "received_at"
@@ -239,6 +240,17 @@ class LeadAdmin(admin.ModelAdmin):
         return format_html(
             '<span style="background:{};color:#fff;padding:0 .4em;border-radius:3px">{}</span>', colours[lead.priority], lead.get_priority_display()
         )
+
+    @admin.display(description=_("E-mail and company"), ordering="email")
+    def email_company(self, lead: Lead) -> str:
+        if not lead.company:
+            return lead.email
+        return format_html('{}<div class="company">{}</div>', lead.email, lead.company)
+
+    @admin.display(description=_("SLA"), ordering="priority")
+    def sla_summary(self, lead: Lead) -> str:
+        """The priority, and the SLA state under it."""
+        return format_html("{}<div>{}</div>", self.priority_badge(lead), self.sla_state(lead))
 
     @admin.display(description=_("SLA state"))
     def sla_state(self, lead: Lead) -> str:

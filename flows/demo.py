@@ -2,12 +2,21 @@
 
 Idempotent: objects are found by natural keys and brought back to the demo's state, so loading twice
 leaves one copy.
+
+Names are written in English below and made in the site language (`settings.LANGUAGE_CODE`): with "pl" the
+rules, pools, lists, policies, calendar, channels, tasks, notes and tags get their Polish names from
+locale/pl (context "demo"). An object is found by its name in any language, so loading the demo again in the
+other language renames it instead of making a second copy. Code and tests that look a demo object up by name
+use `demo_name` (or the English name, the tests' site language).
 """
 
 from datetime import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import pgettext, pgettext_lazy
 
 from core.text import fold
 from notifications.models import Channel
@@ -34,6 +43,71 @@ from routing.roles import sales_manager_group_sync
 from sla.models import BusinessCalendar, EscalationStep, OpeningHours, PolicyCondition, SlaPolicy
 
 DOMAIN = "techpol.example"
+
+# Every name and text the demo stores, marked for `makemessages` (context "demo"); the code below writes the
+# same English and `demo_name` looks it up. tests/test_demo_polish.py checks each has its Polish translation.
+NAME_CONTEXT = "demo"
+NAMES = (
+    # pools
+    pgettext_lazy("demo", "Demo"),
+    pgettext_lazy("demo", "Juniors"),
+    pgettext_lazy("demo", "Rapid response"),
+    # domain lists
+    pgettext_lazy("demo", "VIP"),
+    pgettext_lazy("demo", "Free mail"),
+    # channels
+    pgettext_lazy("demo", "E-mail"),
+    pgettext_lazy("demo", "Slack #sales-alerts"),
+    pgettext_lazy("demo", "Slack #management"),
+    pgettext_lazy("demo", "Teams: Sales"),
+    pgettext_lazy("demo", "SMS gateway"),
+    pgettext_lazy("demo", "Mailing campaign webhook"),
+    # rules, and the texts of their actions
+    pgettext_lazy("demo", "Students and interns → disqualify"),
+    pgettext_lazy("demo", "Free-mail address → disqualify"),
+    pgettext_lazy("demo", "Existing account → account manager"),
+    pgettext_lazy("demo", "Repeat lead → previous owner"),
+    pgettext_lazy("demo", "VIP domain → Anna"),
+    pgettext_lazy("demo", 'Failure ("awaria") → Rapid response'),
+    pgettext_lazy("demo", "Enterprise (> 250 employees) → Tomek"),
+    pgettext_lazy("demo", "German form → Jan"),
+    pgettext_lazy("demo", "E-commerce → specialist"),
+    pgettext_lazy("demo", "Territory → territory owner"),
+    pgettext_lazy("demo", "Demo request → Demo pool"),
+    pgettext_lazy("demo", "Webinar → Juniors pool"),
+    pgettext_lazy("demo", "export pipeline"),
+    pgettext_lazy("demo", "E-commerce case study: https://techpol.example/case-studies/e-commerce"),
+    pgettext_lazy("demo", "Propose an in-person meeting"),
+    # the business calendar and the SLA policies
+    pgettext_lazy("demo", "TechPol office"),
+    pgettext_lazy("demo", "Critical"),
+    pgettext_lazy("demo", "Medium"),
+    pgettext_lazy("demo", "Low"),
+    pgettext_lazy("demo", "Default"),
+)
+
+
+def demo_name(english: str, language: str | None = None) -> str:
+    """A demo name or text in `language` (default: the site language, the one the demo is made in)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return pgettext(NAME_CONTEXT, english)
+
+
+def demo_names(english: str) -> list[str]:
+    """The name in every language of the site: how an object made in another language is found again."""
+    return list(dict.fromkeys([english, *(demo_name(english, code) for code, _label in settings.LANGUAGES)]))
+
+
+def _named(manager, english: str, defaults: dict):
+    """update_or_create by a demo name: found by its name in any language, saved with the site language's."""
+    obj = manager.filter(name__in=demo_names(english)).order_by("pk").first()
+    if obj is None:
+        return manager.create(name=demo_name(english), **defaults)
+    for field, value in {**defaults, "name": demo_name(english)}.items():
+        setattr(obj, field, value)
+    obj.save()
+    return obj
+
 
 PEOPLE = [
     # username, name, role, team lead
@@ -64,10 +138,7 @@ DOMAIN_LISTS = [
 
 
 def _channel(name: str, kind: str, notify_url: str | None, **config: object) -> Channel:
-    channel, _ = Channel.objects.update_or_create(
-        name=name, defaults={"kind": kind, "url": notify_url or "", "config": config, "is_active": True}
-    )
-    return channel
+    return _named(Channel.objects, name, {"kind": kind, "url": notify_url or "", "config": config, "is_active": True})
 
 
 @transaction.atomic
@@ -113,7 +184,7 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
 
     pools: dict[str, Pool] = {}
     for pool_name, members in POOLS.items():
-        pool, _ = Pool.objects.update_or_create(name=pool_name, defaults={"fallback_rep": None, "is_fallback": False, "rotation": {}})
+        pool = _named(Pool.objects, pool_name, {"fallback_rep": None, "is_fallback": False, "rotation": {}})
         pool.memberships.all().delete()
         PoolMembership.objects.bulk_create(
             PoolMembership(pool=pool, rep=reps[username], position=i, weight=None) for i, username in enumerate(members)
@@ -130,7 +201,7 @@ def demo_load(*, password: str = "demo", notify_url: str | None = None) -> dict[
 
     lists = {}
     for list_name, kind, builtin, domains in DOMAIN_LISTS:
-        domain_list, _ = DomainList.objects.update_or_create(name=list_name, defaults={"kind": kind, "builtin": builtin})
+        domain_list = _named(DomainList.objects, list_name, {"kind": kind, "builtin": builtin})
         for domain in domains:
             DomainListEntry.objects.update_or_create(domain_list=domain_list, domain=domain, defaults={"is_exception": False})
         lists[list_name] = domain_list
@@ -176,15 +247,16 @@ def _rule(
     rep: Rep | None = None,
     pool: Pool | None = None,
 ) -> Rule:
-    rule, _ = Rule.objects.update_or_create(
-        name=name,
-        defaults={"position": position, "is_active": True, "match": match, "target": target, "target_rep": rep, "target_pool": pool},
+    rule = _named(
+        Rule.objects, name, {"position": position, "is_active": True, "match": match, "target": target, "target_rep": rep, "target_pool": pool}
     )
     rule.conditions.all().delete()
     rule.actions.all().delete()
     for field, operator, value, domain_list in conditions:
         RuleCondition.objects.create(rule=rule, field=field, operator=operator, value=value, domain_list=domain_list)
     for i, action in enumerate(actions):
+        if action.get("text"):
+            action = {**action, "text": demo_name(action["text"])}
         RuleAction.objects.create(rule=rule, position=i, **action)
     return rule
 
@@ -229,7 +301,7 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
     names = []
     for position, (name, target, who, conditions, actions) in enumerate(rules, start=1):
         _rule(position, name, target, conditions=conditions, actions=actions, **who)
-        names.append(name)
+        names.append(demo_name(name))
     # Rules the demo does not know are switched off, not deleted: a manager's own rules survive a reload.
     Rule.objects.exclude(name__in=names).update(is_active=False)
 
@@ -238,7 +310,7 @@ def _rules_load(*, reps: dict[str, Rep], pools: dict[str, Pool], lists: dict[str
 SCORE_RULES = [
     ("Price list or report download", 10, "all", [("source", "equals", "report_download")]),
     ("Phone number given", 10, "all", [("phone", "not_empty", "")]),
-    ("Board-level or director title", 20, "all", [("job_title", "contains", "prezes;dyrektor;CEO;director;head of")]),
+    ("Board-level or director title", 20, "all", [("job_title", "words", "prezes;dyrektor;CEO;director;head of")]),
     ("50–250 employees", 10, "all", [("company_size", "gte", "50"), ("company_size", "lte", "250")]),
     ("More than 250 employees", 20, "all", [("company_size", "gt", "250")]),
     ("Budget of 100 000 PLN or more", 20, "all", [("extra.budget", "gte", "100000")]),
@@ -249,17 +321,15 @@ def _score_rules_load() -> None:
     """The demo's score rules, by name; score rules the demo does not know are switched off, not deleted."""
     names = []
     for position, (name, points, match, conditions) in enumerate(SCORE_RULES, start=1):
-        rule, _ = ScoreRule.objects.update_or_create(name=name, defaults={"points": points, "position": position, "is_active": True, "match": match})
+        rule = _named(ScoreRule.objects, name, {"points": points, "position": position, "is_active": True, "match": match})
         rule.conditions.all().delete()
         ScoreCondition.objects.bulk_create(ScoreCondition(score_rule=rule, field=f, operator=op, value=v) for f, op, v in conditions)
-        names.append(name)
+        names.append(demo_name(name))
     ScoreRule.objects.exclude(name__in=names).update(is_active=False)
 
 
 def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:
-    calendar, _ = BusinessCalendar.objects.update_or_create(
-        name="TechPol office", defaults={"time_zone": "Europe/Warsaw", "holidays_country": "PL"}
-    )
+    calendar = _named(BusinessCalendar.objects, "TechPol office", {"time_zone": "Europe/Warsaw", "holidays_country": "PL"})
     calendar.opening_hours.all().delete()
     OpeningHours.objects.bulk_create(OpeningHours(calendar=calendar, weekday=d, opens=time(8), closes=time(16)) for d in range(5))
 
@@ -277,9 +347,10 @@ def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:
     ]
     names = []
     for position, (name, match, priority, minutes, autoresponse, conditions) in enumerate(policies, start=1):
-        policy, _ = SlaPolicy.objects.update_or_create(
-            name=name,
-            defaults={
+        policy = _named(
+            SlaPolicy.objects,
+            name,
+            {
                 "position": position,
                 "is_active": True,
                 "match": match,
@@ -295,5 +366,5 @@ def _sla_load(*, reps: dict[str, Rep], channels: dict[str, Channel]) -> None:
         policy.steps.all().delete()
         for after, kind in chain.get(minutes, []):
             EscalationStep.objects.create(policy=policy, after_minutes=after, kind=kind)
-        names.append(name)
+        names.append(demo_name(name))
     SlaPolicy.objects.exclude(name__in=names).update(is_active=False)

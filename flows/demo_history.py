@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from core import business_time
 from core.text import fold
+from flows.demo import demo_names
 from flows.services.leads import ActivityRefused, activity_log, lead_create
 from flows.services.sweep import sla_tick
 from notifications.models import OutboxMessage
@@ -126,7 +127,7 @@ class HistoryResult:
 
 
 def _office_calendar() -> business_time.Calendar | None:
-    calendar = BusinessCalendar.objects.filter(name="TechPol office").first() or BusinessCalendar.objects.order_by("id").first()
+    calendar = BusinessCalendar.objects.filter(name__in=demo_names("TechPol office")).first() or BusinessCalendar.objects.order_by("id").first()
     return calendar_build(calendar) if calendar is not None else None
 
 

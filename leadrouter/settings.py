@@ -7,6 +7,7 @@ Variables (all optional for a newcomer):
   DATABASE_URL     default: sqlite:///<project>/db.sqlite3; production: postgres://...
   CONN_MAX_AGE     seconds a database connection is kept between requests; default: 60
   TIME_ZONE        default: Europe/Warsaw (USE_TZ is always on)
+  LANGUAGE_CODE    the site language: en or pl; default: en (messages, the weekly digest, the demo's names)
   REDIS_URL        when set, django-q2 uses Redis as its broker instead of the ORM
   EMAIL_URL        default: consolemail:// (e.g. smtp+tls://user:pass@host:587)
   DEFAULT_FROM_EMAIL  default: leadrouter@localhost
@@ -156,8 +157,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pl", "Polski")]
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE!r}")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Warsaw")
 USE_I18N = True

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from reps.models import Rep
 from routing.models import Lead, LeadEvent
 
 
@@ -61,14 +62,20 @@ def test_history_rows_show_local_time_only(manager_client, api):
 
 
 @pytest.mark.django_db
-def test_polish_titles_keep_names_in_the_nominative(manager_client, settings):
+def test_polish_titles_decline_the_models_name(manager_client, settings):
     manager_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "pl"
     html = manager_client.get(reverse("admin:routing_rule_changelist"), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
-    assert "Wybierz do zmiany: reguła" in html
-    assert "Wybierz reguła" not in html
+    assert "<h1>Wybierz regułę do zmiany</h1>" in html and "<title>Wybierz regułę do zmiany | Leadrouter</title>" in html
+    assert re.search(r'class="addlink">\s*Dodaj regułę\s*</a>', html)
+    assert "Wybierz reguła" not in html and "Dodaj reguła" not in html and "(-nych)" not in html
     assert "Praca: " not in html
     html = manager_client.get(reverse("admin:reps_repdayload_changelist"), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
     assert "Rep day loads" not in html and "dzienne obciążenie" in html
+    html = manager_client.get(reverse("admin:reps_rep_change", args=[Rep.objects.get(name="Kasia Nowak").pk]), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert "<h1>Zmień handlowca</h1>" in html
+    manager_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = manager_client.get(reverse("admin:routing_lead_changelist"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<h1>Select lead to change</h1>" in html  # English untouched
 
 
 def test_polish_history_lines_do_not_decline_names():

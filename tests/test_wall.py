@@ -105,6 +105,28 @@ def test_the_wall_shows_each_reps_open_load_and_status(office):
     assert len(rows) == Rep.objects.filter(is_active=True).count()
 
 
+def rep_statuses(html: str) -> dict[str, str]:
+    """{rep: "Status" or "Status until HH:MM"} as the wall's table reads."""
+    cells = re.findall(r'<td class="name">([^<]+)</td><td>(.*?)</td>', html)
+    return {name: " ".join(re.sub(r"<[^>]+>", " ", cell).split()) for name, cell in cells}
+
+
+@pytest.mark.django_db
+def test_the_wall_shows_the_effective_status_a_meeting_that_ended_is_available(office, marek, ola, tomek):
+    """Marek's meeting was until 11:30 (it is 12:00): available, even before the sweep resets the stored status;
+    Ola is away until 13:30, shown in Warsaw time; Tomek is available but out of office today."""
+    Rep.objects.filter(pk=marek.pk).update(status=Rep.Status.IN_MEETING, status_until=NOW - timedelta(minutes=30))
+    Rep.objects.filter(pk=ola.pk).update(status=Rep.Status.AWAY, status_until=NOW + timedelta(minutes=90))
+    Absence.objects.create(rep=tomek, starts_on=NOW.date(), ends_on=NOW.date())
+    statuses = rep_statuses(manager().get("/dashboard/wall/").content.decode())
+    assert statuses["Marek Zieliński"] == "Available"
+    assert statuses["Ola Wójcik"] == "Away until 13:30"
+    assert statuses["Tomek Wiśniewski"] == "Out of office"
+    assert statuses["Kasia Nowak"] == "Available"
+    polish = rep_statuses(manager().get("/dashboard/wall/", HTTP_ACCEPT_LANGUAGE="pl").content.decode())
+    assert polish["Marek Zieliński"] == "Do dyspozycji" and polish["Ola Wójcik"] == "Poza biurkiem do 13:30"  # the same words for Ola as for Marek
+
+
 @pytest.mark.django_db
 def test_the_wall_refreshes_itself_and_needs_no_javascript(office):
     html = manager().get("/dashboard/wall/").content.decode()

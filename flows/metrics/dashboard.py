@@ -93,6 +93,7 @@ class RepLine:
     sla: SlaLine | None = None
     status: str = ""  # available / in_meeting / away / out_of_office
     status_label: str = ""
+    status_until: datetime | None = None  # when "in a meeting" / "away" ends by itself
     is_member: bool = True  # shown with zero leads (an active rep, in the team when one is chosen)
 
 
@@ -247,10 +248,12 @@ def _bucket_aggregates() -> dict[str, Count]:
 
 
 def rep_status(rep: Rep, *, out_of_office: bool) -> tuple[str, str]:
-    """(code, label): out of office (an absence today) wins over the rep's own status."""
+    """(code, label) of the effective status: out of office (an absence today) wins over the rep's own status,
+    and "in a meeting" / "away" until a time that has passed is over (`Rep.current_status`)."""
     if out_of_office:
         return "out_of_office", _("Out of office")
-    return rep.status, str(Rep.Status(rep.status).label) if rep.status in Rep.Status.values else rep.status
+    status = rep.current_status
+    return status, str(Rep.Status(status).label) if status in Rep.Status.values else status
 
 
 def _reps_with_load(*, now: datetime, scope: Scope | None, extra_ids: QuerySet | None = None) -> list[Rep]:

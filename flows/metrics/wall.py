@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 
 from flows.metrics.dashboard import RepLine, _reps_with_load, _speed_percentiles, rep_status
 from flows.metrics.scope import OPEN_STATUSES, WALL_LIST_LIMIT, Scope, _minutes, leads_in_period, scope_for
+from reps.models import Rep
 from routing.models import Lead
 from sla.selectors import DUE_SOON
 
@@ -57,7 +58,10 @@ def wall(*, now: datetime) -> Wall:
     reps = []
     for rep in _reps_with_load(now=now, scope=None):
         code, label = rep_status(rep, out_of_office=rep.out_today)
-        reps.append(RepLine(id=rep.pk, name=rep.name, open=rep.open_now, breached=rep.breached_now, status=code, status_label=label))
+        until = rep.status_until if code in (Rep.Status.IN_MEETING, Rep.Status.AWAY) else None
+        reps.append(
+            RepLine(id=rep.pk, name=rep.name, open=rep.open_now, breached=rep.breached_now, status=code, status_label=label, status_until=until)
+        )
     return Wall(
         now=now,
         breached=breached,
