@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
-from core.scoring import CompiledScoreRule, ScoreSet
+from core.scoring import CompiledScoreRule, ScoreSet, score, scored
 from reps import selectors as rep_selectors
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable, ScoreCondition, ScoreRule
 from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
@@ -204,6 +204,13 @@ def scoreset_invalidate() -> None:
     global _score_cached
     with _score_lock:
         _score_cached = None
+
+
+def facts_scored(facts: LeadFacts, scores: ScoreSet | None = None) -> tuple[LeadFacts, int, list[dict]]:
+    """The lead's score over its facts (the active score rules unless `scores` is given) and the facts with it as
+    the field `score`, for the engine: (facts, total, breakdown). A score rule never sees a score."""
+    total, breakdown = score(scores if scores is not None else scoreset_active(), scored(facts, None))
+    return scored(facts, total), total, breakdown
 
 
 # ---------------------------------------------------------------------------------------------- a lead's facts

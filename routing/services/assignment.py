@@ -16,11 +16,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import engine, resolver, scoring
+from core import engine, resolver
 from reps.models import Pool, Rep
 from reps.roster import LockingRoster, PreviewRoster
 from routing.models import Lead, LeadEvent, Rule
-from routing.ruleset import lead_facts, ruleset_active, scoreset_active
+from routing.ruleset import facts_scored, lead_facts, ruleset_active
 
 
 @dataclass
@@ -41,10 +41,8 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
     day = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     roster = PreviewRoster(day=day) if preview else LockingRoster(day=day)
     # The score first (the compiled score rules, no query per rule): the rules can test it as the field `score`.
-    lead.score = None  # a score rule never sees a score, not even this lead's earlier one
-    score, breakdown = scoring.score(scoreset_active(), lead_facts(lead))
-    lead.score, lead.score_breakdown = score, breakdown
-    facts = lead_facts(lead)  # the same looked-up facts (kept on the lead), now with the score
+    facts, score, breakdown = facts_scored(lead_facts(lead))
+    lead.score, lead.score_breakdown = score, breakdown  # the later lead_facts(lead) of this lead carry it too
     decision = engine.decide(ruleset_active(), facts)
     # all_tables: a publish may have archived this rule a moment ago; the lead still records it.
     rule = Rule.all_tables.filter(pk=decision.rule.id).first() if decision.rule is not None else None
