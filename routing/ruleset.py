@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
-from core.scoring import CompiledScoreRule, ScoreSet
+from core.scoring import CompiledScoreRule, ScoreSet, score, scored
 from reps import selectors as rep_selectors
 from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
 from routing.config_version import config_version, version_register
@@ -216,6 +216,13 @@ def scoreset_invalidate() -> None:
     global _score_cached
     with _score_lock:
         _score_cached = None
+
+
+def facts_scored(facts: LeadFacts, scores: ScoreSet | None = None) -> tuple[LeadFacts, int, list[dict]]:
+    """The lead's score over its facts (the active score rules unless `scores` is given) and the facts with it as
+    the field `score`, for the engine: (facts, total, breakdown). A score rule never sees a score."""
+    total, breakdown = score(scores if scores is not None else scoreset_active(), scored(facts, None))
+    return scored(facts, total), total, breakdown
 
 
 # ---------------------------------------------------------------------------------------------- a lead's facts

@@ -45,7 +45,7 @@ from reps.models import Absence, OnDutyOverride, OnDutyRota, Pool, PoolMembershi
 from reps.roster import LockingRoster, PreviewRoster
 from routing.replay import Simulation
 from routing.replay.load import world_load
-from routing.ruleset import lead_facts, ruleset_active
+from routing.ruleset import facts_scored, lead_facts, ruleset_active
 from routing.services.assignment import lead_preview, lead_route
 from routing.services.intake import lead_normalise
 from tests.factories import LeadFactory
@@ -417,7 +417,7 @@ def test_a_lead_gets_the_same_owner_at_intake_in_preview_and_in_the_replay(demo,
             turns={pk: {int(k): v for k, v in (rotation or {}).get("current", {}).items()} for pk, rotation in Pool.objects.values_list("pk", "rotation")},
             loads=Counter({(rep_id, day): n for rep_id, day, n in RepDayLoad.objects.values_list("rep_id", "day", "assigned")}),
         )
-        facts = lead_facts(lead)
+        facts, _score, _breakdown = facts_scored(lead_facts(lead))  # scored before the decision, as intake does
         decision = engine.decide(ruleset_active(), facts)
         replayed = Simulation(w, state).route(decision, facts, TUESDAY)
 

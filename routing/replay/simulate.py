@@ -17,6 +17,7 @@ from core import engine, resolver, scoring
 from core.memory_roster import MemoryRoster, RosterState, World
 from routing.models import Lead
 from routing.replay.load import FactsCache
+from routing.ruleset import facts_scored
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = Lead.Status.ASSIGNED.value, Lead.Status.DISQUALIFIED.value, Lead.Status.UNASSIGNED.value
 
@@ -84,9 +85,7 @@ def leads_replay(
     rows: list[LeadReplay] = []
     for lead in leads:
         day = timezone.localdate(lead.received_at)
-        base = scoring.scored(facts.base(lead), None)  # a score rule never sees a score
-        score, breakdown = scoring.score(scores, base)
-        base = scoring.scored(base, score)
+        base, score, breakdown = facts_scored(facts.base(lead), scores)
         outcome: dict[str, tuple[Outcome, tuple[str, ...]]] = {}
         for key, (ruleset, sim, owners) in runs.items():
             lead_facts = replace(base, repeat=facts.repeat(lead, lambda i, stored, owners=owners: owners.get(i, stored)))

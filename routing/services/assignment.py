@@ -15,12 +15,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import engine, resolver, scoring
+from core import engine, resolver
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Pool, Rep
 from reps.roster import LockingRoster, PreviewRoster
 from routing.models import Lead, LeadEvent, Rule
-from routing.ruleset import lead_facts, ruleset_active, scoreset_active
+from routing.ruleset import facts_scored, lead_facts, ruleset_active
 
 
 @dataclass
@@ -41,10 +41,8 @@ def _route(lead: Lead, *, now: datetime, preview: bool) -> _Outcome:
     day = timezone.localdate(now) if timezone.is_aware(now) else now.date()
     roster = PreviewRoster(day=day) if preview else LockingRoster(day=day)
     # The score first (the compiled score rules, no query per rule): the rules can test it as the field `score`.
-    lead.score = None  # a score rule never sees a score, not even this lead's earlier one
-    score, breakdown = scoring.score(scoreset_active(), lead_facts(lead))
-    lead.score, lead.score_breakdown = score, breakdown
-    facts = lead_facts(lead)  # the same looked-up facts (kept on the lead), now with the score
+    facts, score, breakdown = facts_scored(lead_facts(lead))
+    lead.score, lead.score_breakdown = score, breakdown  # the later lead_facts(lead) of this lead carry it too
     decision = engine.decide(ruleset_active(), facts)
     rule = _rule_model(decision.rule) if decision.rule is not None else None
     found = resolver.resolve(resolver.target_for(decision, facts), roster)
