@@ -126,14 +126,16 @@ def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEven
         kind = LeadEvent.Type.ASSIGNED
         if rule_name:
             detail = _("Assigned to %(rep)s by the rule “%(rule)s”") % {"rep": out.owner.name, "rule": rule_name}
-        else:
+        elif out.pool is not None:
             detail = _("Assigned to %(rep)s by the fallback pool") % {"rep": out.owner.name}
+        else:  # no rule and no pool could place it: the rep on duty caught it (core.resolver)
+            detail = _("Assigned to %(rep)s, the rep on duty: nobody in the fallback pool could take it") % {"rep": out.owner.name}
     elif out.status == Lead.Status.DISQUALIFIED:
         kind = LeadEvent.Type.DISQUALIFIED
         detail = _("Disqualified by the rule “%(rule)s”") % {"rule": rule_name}
     else:
         kind = LeadEvent.Type.UNASSIGNED
-        detail = _("Nobody could be assigned, not even by the fallback pool")
+        detail = _("Nobody could be assigned, not even by the fallback pool or the rep on duty")
     event = LeadEvent.objects.create(
         lead=lead,
         type=kind,
