@@ -47,5 +47,5 @@ def decoy_representation(source: IntakeSource, fields: dict) -> dict:
     lead = Lead(status=Lead.Status.UNASSIGNED, submitted_at=fields.get("submitted_at") or now, received_at=now, score=0)
     logger.info("honeypot field filled: submission dropped")
     data = lead_representation(lead, preview=True)
-    data["events"] = [{"type": "received", "at": now.isoformat(), "rep": None, "detail": f"via {source.name}"}]
+    data["events"] = [{"type": "received", "at": now.isoformat(), "rep": None, "detail": _("via %(source)s") % {"source": source.name}}]  # as a real lead's
     return data

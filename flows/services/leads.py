@@ -11,11 +11,11 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core import business_time
 from core.engine import LeadFacts
 from core.logcontext import lead_log_bind, lead_log_scope
+from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from notifications.delivery import outbox_hand_over_now
 from notifications.services import OwnerReason, lead_autorespond, lead_unassigned_alert, owner_notify, rule_messages_send
 from reps.models import Rep
@@ -120,7 +120,7 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
         return existing, False
 
     lead_log_bind(lead.pk)
-    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=f"via {source.name}")
+    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=_("via %(source)s") % {"source": source.name})
     event = lead_route(lead=lead, now=now, count_hit=False)
     facts = lead_facts(lead)  # looked up once, by the router (kept on the lead); now with the lead's score
     reply = lead_sla_start(lead=lead, now=now, facts=facts)
@@ -132,6 +132,12 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     _people_tell(lead=lead, event=event, facts=facts)
     outbox_hand_over_now()  # last: the ORM broker's task row in this transaction, no commit of its own
     return lead, True
+
+
+def _activity_line(*, kind: str, outcome: str):
+    """ "Call: no answer" for the history, the kind in the reader's language (the outcome as the rep wrote it)."""
+    label = Activity.Kind(kind).label
+    return _("%(kind)s: %(outcome)s") % {"kind": label, "outcome": outcome} if outcome else _("%(kind)s") % {"kind": label}
 
 
 @transaction.atomic
@@ -150,7 +156,7 @@ def activity_log(*, lead: Lead, kind: str, at: datetime, rep_email: str | None =
         raise ActivityRefused("at", "Cannot be earlier than the lead was submitted.")
 
     activity = Activity.objects.create(lead=lead, kind=kind, at=at, rep=rep, outcome=outcome)
-    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ACTIVITY, at=at, rep=rep, detail=f"{activity.get_kind_display()}: {outcome}".strip(": "))
+    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ACTIVITY, at=at, rep=rep, detail=_activity_line(kind=kind, outcome=outcome))
     if kind in Activity.RESPONSE_KINDS and lead.first_response_at is None:
         lead.first_response_at = at
         lead.status = Lead.Status.CONTACTED
