@@ -55,6 +55,7 @@ NAMES = (
     # domain lists
     pgettext_lazy("demo", "VIP"),
     pgettext_lazy("demo", "Free mail"),
+    pgettext_lazy("demo", "Disposable addresses"),
     # channels
     pgettext_lazy("demo", "E-mail"),
     pgettext_lazy("demo", "Slack #sales-alerts"),
@@ -69,6 +70,7 @@ NAMES = (
     pgettext_lazy("demo", "Repeat lead → previous owner"),
     pgettext_lazy("demo", "VIP domain → Anna"),
     pgettext_lazy("demo", 'Failure ("awaria") → Rapid response'),
+    pgettext_lazy("demo", "Score ≥ 60 → Tomek"),
     pgettext_lazy("demo", "Enterprise (> 250 employees) → Tomek"),
     pgettext_lazy("demo", "German form → Jan"),
     pgettext_lazy("demo", "E-commerce → specialist"),
@@ -78,6 +80,13 @@ NAMES = (
     pgettext_lazy("demo", "export pipeline"),
     pgettext_lazy("demo", "E-commerce case study: https://techpol.example/case-studies/e-commerce"),
     pgettext_lazy("demo", "Propose an in-person meeting"),
+    # the score rules
+    pgettext_lazy("demo", "Price list or report download"),
+    pgettext_lazy("demo", "Phone number given"),
+    pgettext_lazy("demo", "Board-level or director title"),
+    pgettext_lazy("demo", "50–250 employees"),
+    pgettext_lazy("demo", "More than 250 employees"),
+    pgettext_lazy("demo", "Budget of 100 000 PLN or more"),
     # the business calendar and the SLA policies
     pgettext_lazy("demo", "TechPol office"),
     pgettext_lazy("demo", "Critical"),

@@ -12,7 +12,7 @@ from django.utils import translation
 from flows.demo import NAMES, demo_load, demo_name
 from notifications.models import Channel
 from reps.models import DomainList, Pool
-from routing.models import Lead, Rule, RuleAction
+from routing.models import Lead, Rule, RuleAction, ScoreRule
 from routing.services.assignment import lead_preview
 from routing.services.intake import lead_normalise
 from sla.models import BusinessCalendar, SlaPolicy
@@ -29,6 +29,7 @@ POLISH_RULES = [
     "Powracający lead → poprzedni właściciel",
     "Domena VIP → Anna",
     "Awaria → Szybka reakcja",
+    "Wynik ≥ 60 → Tomek",
     "Duża firma (> 250 pracowników) → Tomek",
     "Formularz po niemiecku → Jan",
     "E-commerce → specjalistka",
@@ -45,12 +46,13 @@ ONE_LEAD_PER_RULE = [
     (4, {"email": "wrocil@firma-powrot.example"}, "ola"),  # an earlier lead of Ola's (below)
     (5, {"email": "cfo@bigbank.example"}, "anna"),
     (6, {"message": "AWARIA serwera od rana"}, "piotr"),
-    (7, {"company_size": 400}, "tomek"),
-    (8, {"language": "de"}, "jan"),
-    (9, {"industry": "e-commerce"}, "kasia"),
-    (10, {"region": "Śląskie"}, "kasia"),
-    (11, {"source": "demo_request"}, "kasia"),
-    (12, {"source": "webinar"}, "marek"),
+    (7, {"job_title": "Prezes Zarządu", "phone": "+48 600 100 200", "source": "report_download", "extra": {"budget": "200 000 PLN"}}, "tomek"),
+    (8, {"company_size": 400}, "tomek"),
+    (9, {"language": "de"}, "jan"),
+    (10, {"industry": "e-commerce"}, "kasia"),
+    (11, {"region": "Śląskie"}, "kasia"),
+    (12, {"source": "demo_request"}, "kasia"),
+    (13, {"source": "webinar"}, "marek"),
     (None, {"company": "Nikt Nie Pasuje"}, "marek"),  # the fallback pool (Juniors / Juniorzy)
 ]
 
@@ -79,7 +81,8 @@ def test_a_polish_site_gets_the_demo_with_polish_names(settings):
     assert list(Rule.objects.filter(is_active=True).order_by("position").values_list("name", flat=True)) == POLISH_RULES
     assert set(Pool.objects.values_list("name", flat=True)) == {"Demo", "Juniorzy", "Szybka reakcja"}
     assert Pool.objects.get(is_fallback=True).name == "Juniorzy"
-    assert set(DomainList.objects.values_list("name", flat=True)) == {"VIP", "Darmowa poczta"}
+    assert set(DomainList.objects.values_list("name", flat=True)) == {"VIP", "Darmowa poczta", "Adresy jednorazowe"}
+    assert "Stanowisko w zarządzie lub dyrektorskie" in set(ScoreRule.objects.values_list("name", flat=True))
     assert list(SlaPolicy.objects.order_by("position").values_list("name", flat=True)) == ["Krytyczna", "Średnia", "Niska", "Domyślna"]
     assert BusinessCalendar.objects.get().name == "Biuro TechPol"
     assert {"Bramka SMS", "Webhook kampanii mailingowej", "Teams: Sprzedaż"} <= set(Channel.objects.values_list("name", flat=True))
@@ -112,7 +115,7 @@ def test_loading_the_demo_again_in_the_other_language_renames_it_and_leaves_one_
     settings.LANGUAGE_CODE = "pl"
     demo_load(password="demo")
     assert Rule.objects.get(pk=english.pk).name == "Prośba o demo → pula Demo"
-    assert Rule.objects.filter(is_active=True).count() == 12
+    assert Rule.objects.filter(is_active=True).count() == 13
     assert (Rule.all_tables.count(), Pool.objects.count(), SlaPolicy.objects.count(), Channel.objects.count(), DomainList.objects.count()) == counts
     settings.LANGUAGE_CODE = "en"
     demo_load(password="demo")
@@ -133,6 +136,7 @@ def test_every_name_the_demo_stores_has_its_polish_translation(demo):
         *BusinessCalendar.objects.values_list("name", flat=True),
         *Channel.objects.values_list("name", flat=True),
         *RuleAction.objects.exclude(text="").values_list("text", flat=True),
+        *ScoreRule.objects.values_list("name", flat=True),
     }
     assert stored <= listed, stored - listed
     assert stored <= set(catalogue), stored - set(catalogue)
