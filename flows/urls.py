@@ -18,6 +18,7 @@ urlpatterns = [
     path("my-leads/<int:lead_id>/reassign/", views.my_lead_reassign, name="my-lead-reassign"),
     path("my-leads/status/", views.my_status, name="my-status"),
     path("my-leads/absences/", views.my_absences, name="my-absences"),
+    path("my-leads/notifications/", views.my_notifications, name="my-notifications"),
     path("my-leads/calendar/", views.my_calendar, name="my-calendar"),
     path("my-leads/absences/<int:absence_id>/delete/", views.my_absence_delete, name="my-absence-delete"),
     path("dashboard/wall/", dashboard_views.wall_page, name="dashboard-wall"),

@@ -29,7 +29,7 @@ from flows.services.reassign import lead_reassign
 from notifications.models import OutboxMessage
 from reps.ics import CalendarError, rep_calendar_refresh
 from reps.models import Absence, Rep
-from reps.services import absence_add, absence_delete, rep_calendar_url_set, rep_status_set
+from reps.services import absence_add, absence_delete, rep_calendar_url_set, rep_notify_noncritical_set, rep_status_set
 from routing.models import Activity, Lead, LeadEvent, Task
 from routing.selectors import event_detail, explanation_lines
 from routing.services.tasks import Outcome, lead_disqualify_by_rep, outcome_split, outcome_text, task_done
@@ -212,6 +212,7 @@ def my_leads(request, rep: Rep):
         "status_form": StatusForm(initial={"status": rep.current_status}),
         "absence_form": AbsenceForm(),
         "calendar_form": CalendarForm(initial={"calendar_url": rep.calendar_url}),
+        "noncritical_choices": NoncriticalForm.base_fields["kinds"].choices,
         "absences": rep.absences.filter(ends_on__gte=timezone.localdate()),
         "now": now,
         "open_count": Lead.objects.filter(owner=rep, status=Lead.Status.ASSIGNED).count(),
@@ -339,6 +340,26 @@ def my_status(request, rep: Rep) -> None:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Status saved."))
+
+
+class NoncriticalForm(forms.Form):
+    kinds = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[("slack", "Slack"), ("teams", "Teams"), ("sms", gettext_lazy("SMS"))],
+        label=gettext_lazy("Also tell me of leads that are not critical by"),
+    )
+
+
+@rep_post
+def my_notifications(request, rep: Rep) -> None:
+    """Which of the rep's own channels also tell them of non-critical leads (e-mail always does)."""
+    form = NoncriticalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return
+    rep_notify_noncritical_set(rep=rep, kinds=form.cleaned_data["kinds"])
+    messages.success(request, _("Notification settings saved."))
 
 
 @rep_post

@@ -37,6 +37,22 @@ def pool_pick_rep(*, pool: Pool, now: datetime, exclude: frozenset[int] | set[in
     return roster.rep_model(rep_id), lines
 
 
+PERSONAL_CHANNEL_KINDS = ("slack", "teams", "sms")  # a rep's own channels besides e-mail (notifications.owner_notify)
+
+
+@transaction.atomic
+def rep_notify_noncritical_set(*, rep: Rep, kinds: list[str]) -> Rep:
+    """The rep's own choice of the channels (besides e-mail, which always goes out) that also tell them of leads that
+    are not critical; a critical lead still comes over every channel they asked for."""
+    unknown = sorted(set(kinds) - set(PERSONAL_CHANNEL_KINDS))
+    if unknown:
+        raise ValidationError({"kinds": _("Unknown channel “%(kind)s”.") % {"kind": unknown[0]}})
+    rep = Rep.objects.select_for_update().get(pk=rep.pk)
+    rep.notify_noncritical = [kind for kind in PERSONAL_CHANNEL_KINDS if kind in kinds]
+    rep.save(update_fields=["notify_noncritical"])
+    return rep
+
+
 @transaction.atomic
 def rep_status_set(*, rep: Rep, status: str, until: datetime | None = None) -> Rep:
     """Available / in a meeting / away: what the rep says about themselves right now; "in a meeting" or "away" may

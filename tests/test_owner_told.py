@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from flows.services.reassign import lead_reassign
 from flows.services.sweep import sla_tick
@@ -113,7 +114,7 @@ def test_territory_lead_tells_the_territory_owner(api, kasia):
 
     assert lead["owner"]["email"] == "kasia@techpol.example"
     assert told(lead["id"], kasia) == [by_email(kasia)]
-    assert "Why you: Rule 10 “Territory → territory owner”: matches" in mail_to(lead["id"], kasia).body
+    assert "Why you: Rule 11 “Territory → territory owner”: matches" in mail_to(lead["id"], kasia).body
 
 
 def test_fallback_pool_lead_tells_the_rep_in_turn(api, marek):
@@ -314,3 +315,26 @@ def test_a_notice_that_cannot_be_queued_does_not_cost_the_lead(api, marek, monke
     assert told(lead["id"], marek) == []
     (line,) = LeadEvent.objects.filter(lead_id=lead["id"], type=LeadEvent.Type.NOTIFICATION)
     assert line.data["failed"] is True and "could not be queued" in line.detail
+
+
+def test_marek_turns_sms_on_for_non_critical_leads_himself_on_his_page(api, marek, ola):
+    page = Client()
+    page.force_login(marek.user)
+    assert 'id="my-notifications"' in page.get("/my-leads/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+    assert page.post("/my-leads/notifications/", {"kinds": ["sms", "slack"]}).status_code == 302
+    marek.refresh_from_db()
+    ola.refresh_from_db()
+    assert marek.notify_noncritical == ["slack", "sms"] and ola.notify_noncritical == ["slack", "teams"]  # only his own
+    send(api, email="a@nic.example")  # Marek's turn in the Juniors pool
+    ola_turn = send(api, email="b@nic.example")
+    third = send(api, email="c@nic.example")
+    assert ola_turn["owner"]["email"] == "ola@techpol.example"
+    assert told(third["id"], marek) == [by_email(marek), by_sms(marek)]
+
+
+def test_an_unknown_channel_changes_nothing(marek):
+    page = Client()
+    page.force_login(marek.user)
+    page.post("/my-leads/notifications/", {"kinds": ["pigeon"]})
+    marek.refresh_from_db()
+    assert marek.notify_noncritical == ["slack", "teams"]
