@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext_noop
 
 from core import words
-from core.messages import join
+from core.messages import concat, join
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import fold, postal_code_number
 
@@ -249,24 +249,30 @@ class ReadAs(str):
         return (ReadAs, (str(self), self.typed))
 
 
+def _quoted(text: str) -> str:
+    """A value seen or wanted, in the reader's quotation marks (“…” in English, „…” in Polish)."""
+    return _("“%(text)s”") % {"text": text}
+
+
+def _short(value: object) -> str:
+    text = " ".join((value if isinstance(value, str) else str(value)).split())
+    return text[: _SHOWN_CHARS - 1] + "…" if len(text) > _SHOWN_CHARS else text
+
+
 def _shown(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, ReadAs) and value.typed:
-        return f"{_shown(value.typed)} ({_shown(str(value))[1:-1]})"
-    text = value if isinstance(value, str) else str(value)
-    text = " ".join(text.split())
-    if len(text) > _SHOWN_CHARS:
-        text = text[: _SHOWN_CHARS - 1] + "…"
-    return f"“{text}”"
+        return concat(_shown(value.typed), f" ({_short(str(value))})")
+    return _quoted(_short(value))
 
 
 def _listed(values: Sequence[str]) -> str:
     if not values:
         return "—"
     if len(values) == 1:
-        return f"“{values[0]}”"
-    return ", ".join(f"“{v}”" for v in values[:-1]) + " " + _("or") + f" “{values[-1]}”"
+        return _quoted(values[0])
+    return concat(join(", ", [_quoted(v) for v in values[:-1]]), " ", _("or"), " ", _quoted(values[-1]))
 
 
 def _is_empty(value: object) -> bool:

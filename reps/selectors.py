@@ -15,6 +15,7 @@ from django.db.models import Q, Value
 
 from core.conditions import _shown
 from core.engine import AccountFact, TerritoryFact
+from core.messages import concat
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import ascii_domain, format_postal_code
 from reps.domain_packages import builtins_holding
@@ -175,7 +176,7 @@ def territory_for(
             typed = " ".join((region or region_key).split())
             by = _("region") + f" {row.name}"
             if typed != row.name:
-                by = _("region") + f" {_shown(typed)} ({vocabulary.read(REGION, region_key) or row.name})"
+                by = concat(_("region"), " ", _shown(typed), f" ({vocabulary.read(REGION, region_key) or row.name})")
             return _territory_fact(row.territory, by)
     return None
 

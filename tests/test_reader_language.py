@@ -60,7 +60,7 @@ def test_the_api_reads_the_lead_in_english_or_polish_by_accept_language(demo_req
     polish = api.get(f"/api/v1/leads/{demo_request['id']}/", HTTP_ACCEPT_LANGUAGE="pl").json()
 
     assert english["explanation"] == demo_request["explanation"]
-    assert f"Reguła 12 “{DEMO_RULE}”: pasuje — źródło “demo_request” równa się “demo_request”" in polish["explanation"]
+    assert f"Reguła 12 „{DEMO_RULE}”: pasuje — źródło „demo_request” równa się „demo_request”" in polish["explanation"]
     assert polish["explanation"][-1] == "Przypisano: Kasia Nowak."
     assert "Rule 1 " not in " ".join(polish["explanation"])  # not one English line left
     assigned = {e["type"]: e["detail"] for e in english["events"]}["assigned"]
@@ -74,7 +74,7 @@ def test_the_api_reads_the_lead_in_english_or_polish_by_accept_language(demo_req
 def test_a_polish_rep_reads_the_why_and_the_history_of_an_api_lead_in_polish(demo_request):
     page = logged_in("kasia").get(f"/my-leads/{demo_request['id']}/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
 
-    assert f"Reguła 12 “{DEMO_RULE}”: pasuje" in page
+    assert f"Reguła 12 „{DEMO_RULE}”: pasuje" in page
     assert "Demo: kolej na Kasia Nowak" in page
     assert f"Przypisano: Kasia Nowak (reguła „{DEMO_RULE}”)" in page
     assert "E-mail do leada w kolejce: Umów prezentację w dogodnym terminie" in page  # the form's language (pl)
@@ -84,13 +84,13 @@ def test_a_polish_rep_reads_the_why_and_the_history_of_an_api_lead_in_polish(dem
 def test_her_list_of_leads_says_why_me_in_polish(demo_request):
     page = logged_in("kasia").get("/my-leads/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
 
-    assert f"Reguła 12 “{DEMO_RULE}”: pasuje" in page and "Przypisano: Kasia Nowak." in page
+    assert f"Reguła 12 „{DEMO_RULE}”: pasuje" in page and "Przypisano: Kasia Nowak." in page
 
 
 def test_the_manager_reads_the_lead_in_the_admin_in_polish(demo_request):
     page = logged_in("manager").get(f"/admin/routing/lead/{demo_request['id']}/change/", HTTP_ACCEPT_LANGUAGE="pl").content.decode()
 
-    assert f"Reguła 12 “{DEMO_RULE}”: pasuje" in page
+    assert f"Reguła 12 „{DEMO_RULE}”: pasuje" in page
     assert f"Przypisano: Kasia Nowak (reguła „{DEMO_RULE}”)" in page
     assert "by the rule" not in page
 

@@ -181,7 +181,7 @@ def test_a_condition_names_the_form_in_english_and_polish():
     facts = LeadFacts(fields={"message": "Po awarii serwera"})
     assert check(condition, facts) == (True, "message “Po awarii serwera” has the word “awaria” (as “awarii”)")
     with translation.override("pl"):
-        assert check(condition, facts) == (True, "wiadomość “Po awarii serwera” zawiera słowo “awaria” (w formie “awarii”)")
+        assert check(condition, facts) == (True, "wiadomość „Po awarii serwera” zawiera słowo „awaria” (w formie „awarii”)")
         holds, line = check(condition, LeadFacts(fields={"message": "Prośba o ofertę"}))
         assert holds is False and "nie zawiera żadnego ze słów" in line
 
