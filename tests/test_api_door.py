@@ -266,14 +266,14 @@ def test_connection_terminated_mid_intake_on_postgresql_is_a_json_503_and_nothin
     real_route = assignment.lead_route
     killed = threading.Event()
 
-    def route_after_the_connection_is_killed(*, lead, now):
+    def route_after_the_connection_is_killed(*, lead, now, **kwargs):
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
         with psycopg.connect(conninfo, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(%s)", [pid])
         killed.set()
-        return real_route(lead=lead, now=now)
+        return real_route(lead=lead, now=now, **kwargs)
 
     client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {website[1]}")
     with mock.patch("flows.services.leads.lead_route", side_effect=route_after_the_connection_is_killed):
