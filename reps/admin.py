@@ -1,5 +1,5 @@
-"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists,
-vocabularies (regions and industries with their spellings: reps.vocabularies).
+"""Admin of the reps app: reps and their absences, pools with ordered members, territories, accounts, domain lists;
+vocabularies (regions and industries with their spellings) in reps/admin_vocabularies.py.
 
 Territories, reps, accounts and domain lists have CSV import (upload -> preview with the diff -> confirm) and
 export with the same resources as `manage.py import_csv` / `export_csv` (reps/resources/). The on-duty rota
@@ -45,15 +45,12 @@ from reps.models import (
     Territory,
     TerritoryCity,
     TerritoryRegion,
-    VocabularySpelling,
-    VocabularyTerm,
 )
 from reps.pool_overview import pool_loads_today, pool_next_rep
 from reps.postal_ranges import postal_range_format
 from reps.resources import AccountResource, DomainResource, RepResource, TerritoryResource, import_result_lines
 from reps.selectors import postal_range_conflicts
 from reps.services import pool_fallback_set, rep_status_set
-from reps.vocabularies import vocabulary_claims, vocabulary_key
 
 # ---------------------------------------------------------------------------------------------- CSV import/export
 
@@ -485,81 +482,6 @@ class DomainListAdmin(CsvImportExportAdmin):
         }
 
 
-# ---------------------------------------------------------------------------------------------- vocabularies
-
-
-class VocabularyTermForm(forms.ModelForm):
-    class Meta:
-        model = VocabularyTerm
-        fields = ["kind", "name"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        kind, name = cleaned.get("kind"), cleaned.get("name")
-        if kind and name:
-            if not vocabulary_key(name, kind=kind):
-                self.add_error("name", _("Write a name with at least one letter or digit."))
-            claim = vocabulary_claims(kind=kind, exclude_term_id=self.instance.pk).get(vocabulary_key(name, kind=kind))
-            if claim is not None:
-                self.add_error("name", _("“%(text)s” already means “%(term)s” (as “%(spelling)s”).") % {"text": name, "term": claim[0], "spelling": claim[1]})
-        return cleaned
-
-
-class VocabularySpellingFormSet(forms.BaseInlineFormSet):
-    """Every spelling means one term: none may repeat another term's name or spelling, nor one of this term's."""
-
-    def clean(self) -> None:
-        super().clean()
-        term = self.instance
-        if not term.kind or not term.name:
-            return
-        claims = vocabulary_claims(kind=term.kind, exclude_term_id=term.pk)
-        seen = {vocabulary_key(term.name, kind=term.kind): term.name}
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", None) or {}
-            text = data.get("text")
-            if not text or data.get("DELETE"):
-                continue
-            key = vocabulary_key(text, kind=term.kind)
-            if not key:
-                form.add_error("text", _("Write a spelling with at least one letter or digit."))
-            elif key in claims:
-                form.add_error(
-                    "text", _("“%(text)s” already means “%(term)s” (as “%(spelling)s”).") % {"text": text, "term": claims[key][0], "spelling": claims[key][1]}
-                )
-            elif key in seen:
-                form.add_error(
-                    "text", _("“%(text)s” is the same as “%(other)s”: case, diacritics, spaces and hyphens do not count.") % {"text": text, "other": seen[key]}
-                )
-            else:
-                seen[key] = text
-
-
-class VocabularySpellingInline(admin.TabularInline):
-    model = VocabularySpelling
-    formset = VocabularySpellingFormSet
-    fields = ["text"]
-    extra = 3
-
-
-@admin.register(VocabularyTerm)
-class VocabularyTermAdmin(admin.ModelAdmin):
-    """A region or an industry and the ways people type it; an edit is used from the next lead on (reps.vocabularies)."""
-
-    form = VocabularyTermForm
-    list_display = ["name", "kind", "spelling_list"]
-    list_filter = ["kind"]
-    search_fields = ["name", "spellings__text"]
-    inlines = [VocabularySpellingInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[VocabularyTerm]:
-        return super().get_queryset(request).prefetch_related("spellings")
-
-    @admin.display(description=_("spellings and synonyms"))
-    def spelling_list(self, term: VocabularyTerm) -> str:
-        return ", ".join(s.text for s in term.spellings.all())
-
-
 @admin.register(RepDayLoad)
 class RepDayLoadAdmin(admin.ModelAdmin):
     """Pool leads per rep and day: the counter the daily cap is checked against (read-only)."""
@@ -573,3 +495,6 @@ class RepDayLoadAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: RepDayLoad | None = None) -> bool:
         return False
+
+
+from reps import admin_vocabularies  # noqa: E402, F401  (registers the vocabularies' admin)
