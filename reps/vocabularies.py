@@ -17,8 +17,6 @@ lead with a region or an industry.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +24,7 @@ from django.db import connection
 
 from core.conditions import ReadAs
 from core.text import fold
+from core.versioned_cache import VersionedCache
 from reps.models import VocabularySpelling, VocabularyTerm
 
 REGION = VocabularyTerm.Kind.REGION.value
@@ -38,9 +37,6 @@ _NOT_ALNUM = re.compile(r"[\W_]+")
 _REGION_BEFORE = frozenset({"woj", "wojewodztwo", "wojewodztwa", "voivodeship", "province", "region"})
 _REGION_AFTER = frozenset({"voivodeship", "province", "region", "wojewodztwo"})
 
-_lock = threading.Lock()
-_cached: Vocabulary | None = None
-_cached_at = 0.0
 
 
 def vocabulary_key(text: object, *, kind: str) -> str:
@@ -137,25 +133,18 @@ def vocabulary_version() -> tuple:
     return tuple(str(value) if value is not None else None for value in row)
 
 
+_vocabulary_cache: VersionedCache[Vocabulary] = VersionedCache(lambda version: vocabulary_compile(version=version), max_age=MAX_AGE_SECONDS)
+
+
 def vocabulary_active(*, version: tuple | None = None) -> Vocabulary:
     """The compiled vocabularies; recompiled only when their version (`vocabulary_version()` unless the caller read
     it already) changed, or the copy is old."""
-    global _cached, _cached_at
-    version = vocabulary_version() if version is None else version
-    cached = _cached
-    if cached is not None and cached.version == version and time.monotonic() - _cached_at < MAX_AGE_SECONDS:
-        return cached
-    vocabulary = vocabulary_compile(version=version)
-    with _lock:
-        _cached, _cached_at = vocabulary, time.monotonic()
-    return vocabulary
+    return _vocabulary_cache.get(vocabulary_version() if version is None else version)
 
 
 def vocabulary_invalidate() -> None:
     """Forget this process's compiled vocabularies."""
-    global _cached
-    with _lock:
-        _cached = None
+    _vocabulary_cache.clear()
 
 
 def fields_read(fields: dict[str, object], *, vocabulary: Vocabulary | None = None) -> dict[str, object]:

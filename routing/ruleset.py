@@ -15,13 +15,12 @@ publishing a draft (another table becomes live) is seen on the next lead by ever
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
 from core.scoring import CompiledScoreRule, ScoreSet, score, scored
+from core.versioned_cache import VersionedCache
 from reps import selectors as rep_selectors
 from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
 from routing.config_version import config_version, version_register
@@ -52,9 +51,6 @@ _FACT_FIELDS = (
 # A copy older than this is recompiled even if the version looks the same (a backstop for in-place edits).
 MAX_AGE_SECONDS = 300.0
 
-_lock = threading.Lock()
-_cached: Ruleset | None = None
-_cached_at = 0.0
 
 
 def compile_conditions(conditions: Iterable) -> tuple[Condition, ...]:
@@ -133,24 +129,17 @@ def ruleset_compile(*, version: tuple = (), table: RuleTable | None = None) -> R
     )
 
 
+_ruleset_cache: VersionedCache[Ruleset] = VersionedCache(lambda version: ruleset_compile(version=version), max_age=MAX_AGE_SECONDS)
+
+
 def ruleset_active() -> Ruleset:
     """The compiled active rule set; recompiled only when `ruleset_version()` changed."""
-    global _cached, _cached_at
-    version = ruleset_version()
-    cached = _cached
-    if cached is not None and cached.version == version and time.monotonic() - _cached_at < MAX_AGE_SECONDS:
-        return cached
-    ruleset = ruleset_compile(version=version)
-    with _lock:
-        _cached, _cached_at = ruleset, time.monotonic()
-    return ruleset
+    return _ruleset_cache.get(ruleset_version())
 
 
 def ruleset_invalidate() -> None:
     """Forget this process's compiled rules (the next lead recompiles them)."""
-    global _cached
-    with _lock:
-        _cached = None
+    _ruleset_cache.clear()
 
 
 # ---------------------------------------------------------------------------------------------- the score rules
@@ -158,9 +147,6 @@ def ruleset_invalidate() -> None:
 # (a score rule added, edited, reordered, switched or deleted; a condition added or removed), so scoring a lead
 # runs no query per score rule. Writes go through routing.services.scoring, which also calls `scoreset_invalidate`.
 
-_score_lock = threading.Lock()
-_score_cached: ScoreSet | None = None
-_score_cached_at = 0.0
 
 
 def _scoreset_version_part(q) -> tuple[list[str], list]:
@@ -198,24 +184,17 @@ def scoreset_compile(*, version: tuple = ()) -> ScoreSet:
     )
 
 
+_scoreset_cache: VersionedCache[ScoreSet] = VersionedCache(lambda version: scoreset_compile(version=version), max_age=MAX_AGE_SECONDS)
+
+
 def scoreset_active() -> ScoreSet:
     """The compiled active score rules; recompiled only when `scoreset_version()` changed."""
-    global _score_cached, _score_cached_at
-    version = scoreset_version()
-    cached = _score_cached
-    if cached is not None and cached.version == version and time.monotonic() - _score_cached_at < MAX_AGE_SECONDS:
-        return cached
-    scores = scoreset_compile(version=version)
-    with _score_lock:
-        _score_cached, _score_cached_at = scores, time.monotonic()
-    return scores
+    return _scoreset_cache.get(scoreset_version())
 
 
 def scoreset_invalidate() -> None:
     """Forget this process's compiled score rules (the next lead recompiles them)."""
-    global _score_cached
-    with _score_lock:
-        _score_cached = None
+    _scoreset_cache.clear()
 
 
 def facts_scored(facts: LeadFacts, scores: ScoreSet | None = None) -> tuple[LeadFacts, int, list[dict]]:
