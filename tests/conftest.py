@@ -20,6 +20,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """`make bench`: every measured figure next to its goal (benchmarks.report), and .benchmarks/results.json."""
+    from benchmarks import report
+
+    if report.figures():
+        terminalreporter.write_sep("=", "benchmarks: measured against their goals")
+        terminalreporter.write_line(report.table())
+        terminalreporter.write_line(f"(JSON: {report.write_json()})")
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The demo sets nine passwords; a slow hasher would dominate the suite's time."""
