@@ -120,7 +120,8 @@ def leads(request):
         return JsonResponse(decoy_representation(request.intake_source, form.lead_fields()), status=201)
     fields = without_honeypot(request.intake_source, form.lead_fields())
     lead, created = lead_create(source=request.intake_source, fields=fields, idempotency_key=key)
-    lead = lead_get(lead_id=lead.pk)
+    if not created:  # a retry: the earlier lead as stored; a new one is answered from memory (no read-back)
+        lead = lead_get(lead_id=lead.pk)
     return JsonResponse(lead_representation(lead), status=201 if created else 200)
 
 

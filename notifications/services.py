@@ -35,6 +35,7 @@ from notifications.models import Channel, CompanyProfile, OutboxMessage
 from notifications.selectors import Route, channel_default, channel_defaults, rep_routes
 from reps.models import Rep
 from reps.selectors import account_for_domain, team_leads
+from routing.batch import batch_current
 from routing.models import Lead, LeadEvent, Priority, Rule, RuleAction
 from routing.selectors import leads_earlier
 from routing.services.actions import RECORD_KINDS, action_key, actions_run_contained, event_at, lead_history_add, rule_action_failed, rule_actions_of
@@ -64,16 +65,26 @@ def message_enqueue(
     key = (key or f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}")[:255]
     # No get_or_create: its savepoint costs two round trips per message. The key names the event, so only a repeated
     # call (sequential: a retried task, a second run for the same event, the rule's owner notice and the default
-    # one in the same transaction) can find a row already there.
-    if OutboxMessage.objects.filter(key=key).exists():
+    # one in the same transaction) can find a row already there. In intake's row batch (routing.batch) the lead was
+    # stored in this very transaction: no row with its key can be in the database, the batch's memory answers.
+    batch = batch_current()
+    if batch is not None and not batch.claim(key):
         return None
-    message = OutboxMessage.objects.create(
+    fresh = batch is not None and lead is not None and lead.pk in batch.fresh_lead_ids
+    if not fresh and OutboxMessage.objects.filter(key=key).exists():
+        return None
+    message = OutboxMessage(
         key=key, lead=lead, channel=channel, recipient=recipient[:254], subject=subject[:300], body=body, payload=payload or {}, template=template[:100]
     )
     from notifications.delivery import outbox_hand_over  # the delivery code is heavy; keep services light
 
     # Handed to the cluster once per transaction, after commit (all of the transaction's messages in one task):
     # sending never happens inside the request, and a rollback sends nothing.
+    if batch is not None:
+        batch.add(message)
+        batch.after_insert.append(lambda: outbox_hand_over(message.pk))
+        return message
+    message.save(force_insert=True)
     outbox_hand_over(message.pk)
     return message
 
@@ -186,7 +197,8 @@ def rule_messages_send(*, lead: Lead, rule: Rule | None, event: LeadEvent | None
         logger.error("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk, exc_info=error)
         rule_action_failed(lead=lead, action=action, event=event)
 
-    actions_run_contained(sending, lambda action: _action_send(lead=lead, action=action, event=event, facts=facts), failed)
+    # In intake's row batch (routing.batch) sending only adds rows to it: no savepoint needed to contain a failure.
+    actions_run_contained(sending, lambda action: _action_send(lead=lead, action=action, event=event, facts=facts), failed, writes=batch_current() is None)
 
 
 def _action_send(*, lead: Lead, action: RuleAction, event: LeadEvent | None, facts: LeadFacts | None) -> None:
@@ -261,7 +273,8 @@ def _action_notify(*, lead: Lead, action: RuleAction, event: LeadEvent | None, f
             at=event_at(event),
             detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=reps.pop() if len(reps) == 1 else None,
-            data={"event": event.pk if event else None, "action": action.pk, "messages": [m.pk for m in messages]},
+            data={"event": event.pk if event else None, "action": action.pk},
+            messages=messages,
         )
 
 
@@ -289,7 +302,8 @@ def _action_webhook(*, lead: Lead, action: RuleAction, event: LeadEvent | None, 
             type=LeadEvent.Type.ACTION,
             at=event_at(event),
             detail=_("Webhook queued: %(event)s → %(to)s") % {"event": event_name, "to": _routes_describe(messages)},
-            data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind, "messages": [m.pk for m in messages]},
+            data={"event": event.pk if event else None, "action": action.pk, "kind": action.kind},
+            messages=messages,
         )
 
 
@@ -359,7 +373,8 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
             at=event_at(event),
             detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=rep,
-            data={"event": event.pk if event else None, "kind": kind, "messages": [m.pk for m in messages]},
+            data={"event": event.pk if event else None, "kind": kind},
+            messages=messages,
         )
 
 
@@ -448,15 +463,14 @@ def _person_notify(
             at=event_at(event),
             detail=_("Notification queued: %(subject)s → %(to)s") % {"subject": composed.subject, "to": _routes_describe(messages)},
             rep=rep,
-            data={"event": event.pk, "kind": purpose, "reason": context.get("reason"), "messages": [m.pk for m in messages]},
+            data={"event": event.pk, "kind": purpose, "reason": context.get("reason")},
+            messages=messages,
         )
     return messages
 
 
-@transaction.atomic
-def owner_notify(
-    *, lead: Lead, event: LeadEvent, reason: str, facts: LeadFacts | None = None, channel: Channel | None = None
-) -> list[OutboxMessage]:
+@transaction.atomic(savepoint=False)  # its caller contains failures (intake: the row batch's mark)
+def owner_notify(*, lead: Lead, event: LeadEvent, reason: str, facts: LeadFacts | None = None, channel: Channel | None = None) -> list[OutboxMessage]:
     """Tell the lead's (new) owner it is theirs, after every assignment, whatever placed it (`OwnerReason`).
 
     The message carries the lead's whole context (name, company, job title, phone, e-mail, message, source,
@@ -487,7 +501,7 @@ def owner_notify(
     return _person_notify(lead=lead, rep=rep, event=event, template=template, purpose="owner", context=context, defaults=channel_defaults(), extra_routes=extra)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def lead_unassigned_alert(*, lead: Lead, event: LeadEvent, facts: LeadFacts | None = None) -> list[OutboxMessage]:
     """A lead nobody could take (no rule target, no pool, no fallback, no rep on duty available): every team lead
     is alerted at once, on their own channels (`owner_routes`), with the lead's context and the why. Calling it
@@ -519,7 +533,8 @@ def lead_autorespond(*, lead: Lead, template: str, context: dict, event_key: str
             type=LeadEvent.Type.AUTORESPONSE,
             at=timezone.now(),
             detail=_("E-mail to the lead queued: %(subject)s") % {"subject": composed.subject},
-            data={"template": template, "event_key": event_key, "messages": [m.pk for m in messages]},
+            data={"template": template, "event_key": event_key},
+            messages=messages,
         )
 
 
@@ -569,7 +584,5 @@ def channel_test_send(*, channel: Channel, requested_by: str, now: datetime | No
 @transaction.atomic
 def company_profile_set(*, name: str, website: str = "", phone: str = "") -> CompanyProfile:
     """Set who signs the messages to leads (the one company profile row, created when missing)."""
-    profile, _created = CompanyProfile.objects.update_or_create(
-        pk=CompanyProfile.SINGLETON_ID, defaults={"name": name, "website": website, "phone": phone}
-    )
+    profile, _created = CompanyProfile.objects.update_or_create(pk=CompanyProfile.SINGLETON_ID, defaults={"name": name, "website": website, "phone": phone})
     return profile

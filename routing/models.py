@@ -215,9 +215,14 @@ class LeadEvent(models.Model):
         return f"{self.type} @ {self.at:%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs) -> None:
-        if isinstance(self.detail, Message):  # written with core.messages: keep the code for the reader's language
-            self.detail_message = self.detail
+        self.detail_keep_code()
         super().save(*args, **kwargs)
+
+    def detail_keep_code(self) -> None:
+        """A detail written with core.messages keeps its code for the reader's language (save() does this; call it
+        before a bulk_create, which does not call save())."""
+        if isinstance(self.detail, Message):
+            self.detail_message = self.detail
 
 
 class Activity(models.Model):

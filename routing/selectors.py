@@ -13,7 +13,7 @@ Nothing here writes (a token's `last_used_at` is `routing.services.intake.intake
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
@@ -125,7 +125,17 @@ def event_detail(event: LeadEvent) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """In UTC, as the database gives it back: a lead answered from memory reads exactly as one read back later."""
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def lead_events_known(lead: Lead) -> list[LeadEvent]:
+    """The lead's history: the lines intake has just written, held on the instance (no query to read them back,
+    `flows.services.leads.lead_create`), else as stored (prefetched by `lead_get`)."""
+    written = getattr(lead, "_events_written", None)
+    if written is not None:
+        return sorted(written, key=lambda event: (event.at, event.pk))
+    return list(lead.events.all())
 
 
 def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
@@ -149,6 +159,6 @@ def lead_representation(lead: Lead, *, preview: bool = False) -> dict:
         return data
     data["events"] = [
         {"type": event.type, "at": _iso(event.at), "rep": event.rep.email if event.rep_id else None, "detail": event_detail(event)}
-        for event in lead.events.all()
+        for event in lead_events_known(lead)
     ]
     return data

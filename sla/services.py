@@ -58,13 +58,13 @@ class EscalationNotice:
 
 
 @transaction.atomic(savepoint=False)  # intake calls it inside its transaction: no partial rollback wanted
-def lead_sla_start(*, lead: Lead, now: datetime, facts: LeadFacts | None = None) -> Autoresponse | None:
+def lead_sla_start(*, lead: Lead, now: datetime, facts: LeadFacts | None = None, save: bool = True) -> Autoresponse | None:
     """Start a routed lead's clock: priority, policy, deadline, first step. Returns the autoresponse the lead is
     owed (an after-hours lead is told when we call), for the caller to send, or None. `facts`: the lead's facts as
     routing computed them (intake passes them, so policies are matched without looking anything up again).
 
     Safe to call again (re-routing): the fields are recomputed; the autoresponse's event key is per lead and
-    template, so sending it again is a no-op.
+    template, so sending it again is a no-op. `save=False`: only set the fields (intake inserts the lead with them).
     """
     terms = lead_sla_terms(lead=lead, now=now, facts=facts)
     if terms is None:
@@ -72,7 +72,8 @@ def lead_sla_start(*, lead: Lead, now: datetime, facts: LeadFacts | None = None)
     else:
         lead.priority, lead.sla_policy = terms.priority, terms.policy
         lead.sla_due_at, lead.sla_next_step_at = terms.due_at, terms.next_step_at
-    lead.save(update_fields=_SLA_FIELDS)
+    if save:
+        lead.save(update_fields=_SLA_FIELDS)
     if terms is None or terms.autoresponse is None or not lead.email:
         return None
     return terms.autoresponse

@@ -6,6 +6,8 @@ the SLA start and the notifications receive them instead of asking the database 
 """
 
 import logging
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from functools import partial
 
@@ -19,11 +21,12 @@ from core.messages import message as _  # codes: rendered in the reader's langua
 from notifications.delivery import outbox_hand_over_now
 from notifications.services import OwnerReason, lead_autorespond, lead_unassigned_alert, owner_notify, rule_messages_send
 from reps.models import Rep
+from routing.batch import batch_contain, batch_current, rows_batched
 from routing.config_version import config_snapshot
 from routing.models import Activity, IntakeSource, Lead, LeadEvent, Rule
 from routing.ruleset import lead_facts
-from routing.services.actions import rule_actions_apply
-from routing.services.assignment import lead_route, rule_hit_add
+from routing.services.actions import lead_history_add, rule_actions_apply
+from routing.services.assignment import lead_route_decide, rule_hit_add
 from routing.services.intake import lead_normalise
 from sla.selectors import Autoresponse, calendar_for
 from sla.services import lead_sla_start, lead_sla_stop
@@ -31,29 +34,35 @@ from sla.services import lead_sla_start, lead_sla_stop
 logger = logging.getLogger(__name__)
 
 
-def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
-    try:
-        with transaction.atomic():
-            lead_autorespond(lead=lead, template=reply.template, context=reply.context, event_key=reply.event_key)
-    except Exception:
-        # A message to the lead must never cost the lead itself (intake answers 201 and the clock runs).
-        logger.exception("autoresponse %r for lead %s failed", reply.template, lead.pk)
+def _contained(what: str, lead: Lead, run: Callable[[], None], *, at: datetime | None = None, event: LeadEvent | None = None) -> None:
+    """Run one part of a lead's intake that must never cost the lead itself (an autoresponse, telling the owner): if
+    it raises, the rows it added to the row batch are forgotten (`routing.batch`: at intake they are all it writes,
+    so no savepoint is needed), the error is logged and, with `at`, the lead's history says so."""
+    error = batch_contain(batch_current(), run)
+    if error is not None:
+        logger.error("%s for lead %s failed", what, lead.pk, exc_info=error)
+        if at is not None:
+            lead_history_add(
+                lead=lead,
+                type=LeadEvent.Type.NOTIFICATION,
+                at=at,
+                detail=_("The notification could not be queued (see the server log)"),
+                data={"event": event.pk if event is not None else None, "failed": True},
+            )
 
 
 def _people_tell(*, lead: Lead, event: LeadEvent, facts: LeadFacts) -> None:
     """After routing and the rule's actions: the owner hears of the lead (whatever placed it: a rule, the fallback
-    pool, the rep on duty), or, when nobody could take it, the team leads are alerted. Each is atomic (a savepoint
-    here): a broken message must not cost the lead; it is logged and the lead's history says so."""
-    try:
+    pool, the rep on duty), or, when nobody could take it, the team leads are alerted. A broken message must not
+    cost the lead: it is logged and the lead's history says so."""
+
+    def tell() -> None:
         if lead.status == Lead.Status.ASSIGNED and lead.owner_id:
             owner_notify(lead=lead, event=event, reason=OwnerReason.ROUTED, facts=facts)
         elif lead.status == Lead.Status.UNASSIGNED:
             lead_unassigned_alert(lead=lead, event=event, facts=facts)
-    except Exception:
-        logger.exception("telling the owner / team leads of lead %s failed", lead.pk)
-        LeadEvent.objects.create(
-            lead=lead, type=LeadEvent.Type.NOTIFICATION, at=event.at, detail=_("The notification could not be queued (see the server log)"), data={"event": event.pk, "failed": True}
-        )
+
+    _contained("telling the owner / team leads", lead, tell, at=event.at, event=event)
 
 
 def _lead_calendar(lead: Lead) -> business_time.Calendar | None:
@@ -104,15 +113,19 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
     if existing:
         return existing, False
 
+    # Decided first, stored once: routing (the facts, the score, the resolver's pick on the locked roster) and the
+    # SLA clock are set on the unsaved lead, then ONE insert stores it with all of them (docs/performance.md).
     lead = lead_normalise(Lead(intake_source=source, idempotency_key=idempotency_key or None, received_at=now, **fields))
+    keyed = bool(idempotency_key or fields.get("external_id"))
     try:
-        if idempotency_key or fields.get("external_id"):
-            # A savepoint only where a race is possible: a concurrent retry with the same key loses on the unique
-            # constraint, and only rolling back to here lets it answer with the winner's lead.
-            with transaction.atomic():
-                lead.save()
-        else:
-            lead.save()
+        # A savepoint only where a race is possible: a concurrent retry with the same key loses on the unique
+        # constraint, and only rolling back to here (the pool's turn and the rep's load included) lets it answer
+        # with the winner's lead.
+        with transaction.atomic() if keyed else nullcontext():
+            event = lead_route_decide(lead=lead, now=now)
+            facts = lead_facts(lead)  # looked up once, by the router (kept on the lead); with the lead's score
+            reply = lead_sla_start(lead=lead, now=now, facts=facts, save=False)
+            lead.save(force_insert=True)
     except IntegrityError:
         existing = _lead_by_retry_key(source=source, idempotency_key=idempotency_key, external_id=fields.get("external_id"))
         if existing is None:
@@ -120,18 +133,28 @@ def lead_create(*, source: IntakeSource, fields: dict, idempotency_key: str | No
         return existing, False
 
     lead_log_bind(lead.pk)
-    LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=_("via %(source)s") % {"source": source.name})
-    event = lead_route(lead=lead, now=now, count_hit=False)
-    facts = lead_facts(lead)  # looked up once, by the router (kept on the lead); now with the lead's score
-    reply = lead_sla_start(lead=lead, now=now, facts=facts)
-    if reply is not None:
-        _autorespond(lead=lead, reply=reply)
+    received = LeadEvent(lead=lead, type=LeadEvent.Type.RECEIVED, at=now, detail=_("via %(source)s") % {"source": source.name})
+    received.detail_keep_code()
+    event.lead = lead
+    LeadEvent.objects.bulk_create([received, event])  # one INSERT; both get their ids (the messages' keys name the event)
+    event.actions_none_yet = True  # no rule action can have run for it yet (routing.services.actions)
+    lead._events_written = [received, event]  # the answer's history without reading it back (routing.selectors)
+    with rows_batched() as batch:  # history lines, messages, tasks, notes: one INSERT per table when the block ends
+        batch.fresh_lead_ids.add(lead.pk)
+        if reply is not None:
+            _contained(f"autoresponse {reply.template!r}", lead, partial(_autorespond, lead=lead, reply=reply))
+        if lead.rule_id is not None:
+            rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
+        _people_tell(lead=lead, event=event, facts=facts)
+    lead._events_written += [row for row in batch.inserted if isinstance(row, LeadEvent)]
     if lead.rule_id is not None:
-        rule_actions_carry_out(lead=lead, rule=lead.rule, event=event, facts=facts)
         rule_hit_add(rule_id=lead.rule_id, at=now)  # the rule's row is locked only from here to the commit
-    _people_tell(lead=lead, event=event, facts=facts)
     outbox_hand_over_now()  # last: the ORM broker's task row in this transaction, no commit of its own
     return lead, True
+
+
+def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
+    lead_autorespond(lead=lead, template=reply.template, context=reply.context, event_key=reply.event_key)
 
 
 def _activity_line(*, kind: str, outcome: str):

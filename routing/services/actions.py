@@ -13,21 +13,24 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from core import business_time
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
+from routing.batch import batch_contain, batch_current
 from routing.config_version import config_versions, registered_versions
 from routing.models import Activity, Lead, LeadEvent, Rule, RuleAction, RuleTable, Tag, Task
 
 logger = logging.getLogger(__name__)
 
 RECORD_KINDS = (RuleAction.Kind.TASK, RuleAction.Kind.NOTE, RuleAction.Kind.TAG, RuleAction.Kind.CLOSE)
+BATCHED_KINDS = (RuleAction.Kind.TASK, RuleAction.Kind.NOTE)  # rows only: held in intake's row batch (routing.batch)
 # The lead's business calendar, asked for only by a task due in business minutes (the SLA layer owns calendars).
 CalendarOf = Callable[[], business_time.Calendar | None]
 
@@ -93,10 +96,26 @@ def rule_actions_invalidate() -> None:
         _actions_cached = None
 
 
-def lead_history_add(*, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None) -> LeadEvent:
-    """One line of the lead's history (an action done, a message queued, an action failed); one INSERT, in the
-    caller's transaction."""
-    return LeadEvent.objects.create(lead=lead, type=type, at=at, rep=rep, detail=detail if len(detail) <= 2000 else detail[:2000], data=data or {})
+def lead_history_add(
+    *, lead: Lead, type: str, at: datetime, detail: str, rep: Rep | None = None, data: dict | None = None, messages: Sequence[models.Model] = ()
+) -> LeadEvent:
+    """One line of the lead's history (an action done, a message queued, an action failed), in the caller's
+    transaction: one INSERT, or held for the bulk insert when a row batch is open (`routing.batch`: intake).
+    `messages`: the outbox messages the line is about; their ids go into `data["messages"]` (once they have them)."""
+    event = LeadEvent(lead=lead, type=type, at=at, rep=rep, detail=detail if len(detail) <= 2000 else detail[:2000], data=dict(data or {}))
+    event.detail_keep_code()
+
+    def message_ids() -> None:
+        if messages:
+            event.data["messages"] = [message.pk for message in messages]
+
+    batch = batch_current()
+    if batch is not None:
+        batch.add(event, depends_on=messages, on_insert=message_ids)
+        return event
+    message_ids()
+    event.save(force_insert=True)
+    return event
 
 
 def rule_action_failed(*, lead: Lead, action: RuleAction, event: LeadEvent | None) -> LeadEvent:
@@ -111,26 +130,44 @@ def rule_action_failed(*, lead: Lead, action: RuleAction, event: LeadEvent | Non
     )
 
 
-def actions_run_contained(actions: list[RuleAction], run: Callable[[RuleAction], None], failed: Callable[[RuleAction, Exception], None]) -> None:
+def actions_run_contained(
+    actions: list[RuleAction], run: Callable[[RuleAction], None], failed: Callable[[RuleAction, Exception], None], *, writes: bool = True
+) -> None:
     """Run each action so that a broken one costs neither the lead nor the next action, in as few round trips as the
-    happy path allows: all of them in ONE savepoint; only if one of them raises, that savepoint is rolled back and
-    they run again one by one, each in a savepoint of its own (the broken one is handed to `failed`). A savepoint
-    is kept here, not dropped, because a database error inside an action aborts the whole transaction on
-    PostgreSQL: only rolling back to a savepoint lets the lead itself commit."""
+    happy path allows: all of them at once; only if one of them raises is what they did undone and they run again
+    one by one, each contained on its own (the broken one is handed to `failed`).
+
+    Contained means: rows held in the open row batch (`routing.batch`, intake) are forgotten back to a mark, and,
+    when the actions write to the database themselves (`writes`), a savepoint is rolled back too — a database error
+    inside an action aborts the whole transaction on PostgreSQL, and only rolling back to a savepoint lets the lead
+    itself commit. Actions that only add to the row batch (`writes=False`: messages, tasks, notes at intake) need no
+    savepoint: their rows reach the database in the batch's one INSERT per table."""
     if not actions:
         return
-    try:
-        with transaction.atomic():
-            for action in actions:
-                run(action)
-        return
-    except Exception:
-        pass  # one by one below, so the good ones still happen and the broken one is named
-    for action in actions:
+    batch = batch_current()
+
+    def all_of(group: list[RuleAction]) -> None:
+        for action in group:
+            run(action)
+
+    def contained(group: list[RuleAction]) -> Exception | None:
+        if batch is not None and not writes:
+            return batch_contain(batch, partial(all_of, group))
+        mark = batch.mark() if batch is not None else None
         try:
             with transaction.atomic():
-                run(action)
+                all_of(group)
         except Exception as error:
+            if mark is not None:
+                batch.rollback_to(mark)
+            return error
+        return None
+
+    if contained(actions) is None:
+        return
+    for action in actions:  # one by one, so the good ones still happen and the broken one is named
+        error = contained([action])
+        if error is not None:
             failed(action, error)
 
 
@@ -148,9 +185,10 @@ def rule_actions_apply(*, lead: Lead, rule: Rule | None, event: LeadEvent | None
         logger.error("action %s of rule %s failed for lead %s", action.pk, rule.pk, lead.pk, exc_info=error)
         rule_action_failed(lead=lead, action=action, event=event)
 
-    actions_run_contained(
-        rule_actions_of(rule, kinds=RECORD_KINDS), lambda action: _action_apply(lead=lead, action=action, event=event, calendar=calendar), failed
-    )
+    actions = rule_actions_of(rule, kinds=RECORD_KINDS)
+    # At intake tasks and notes are rows of the batch; a tag or closing the lead writes at once (a savepoint then).
+    batched = batch_current() is not None and all(action.kind in BATCHED_KINDS for action in actions)
+    actions_run_contained(actions, lambda action: _action_apply(lead=lead, action=action, event=event, calendar=calendar), failed, writes=not batched)
     if event is not None:
         event.actions_none_yet = False  # a second run for the same event looks its actions up
 
@@ -178,19 +216,28 @@ def _action_apply(*, lead: Lead, action: RuleAction, event: LeadEvent | None, ca
     )
 
 
+def _row_save(row: Task | Activity) -> None:
+    """Insert now, or hold for the bulk insert in intake's row batch."""
+    batch = batch_current()
+    if batch is not None:
+        batch.add(row)
+    else:
+        row.save(force_insert=True)
+
+
 def _action_record(*, lead: Lead, action: RuleAction, at: datetime, calendar: CalendarOf | None) -> str:
     """A task, a note, a tag, or closing the lead. Returns the history line."""
     K = RuleAction.Kind
     if action.kind == K.TASK:
         title = (action.text or "Follow up")[:200]
         due_at = task_due(at=at, config=action.config, calendar=calendar)
-        Task.objects.create(lead=lead, assignee=lead.owner if lead.owner_id else None, title=title, due_at=due_at)
+        _row_save(Task(lead=lead, assignee=lead.owner if lead.owner_id else None, title=title, due_at=due_at))
         return _("Task for %(rep)s: %(title)s") % {"rep": lead.owner or _("nobody"), "title": title}
     if action.kind == K.NOTE:
         text = action.text
         if url := action.config.get("url"):
             text = f"{text}\n{url}".strip()
-        Activity.objects.create(lead=lead, kind=Activity.Kind.NOTE, at=at, rep=None, outcome=text[:2000])
+        _row_save(Activity(lead=lead, kind=Activity.Kind.NOTE, at=at, rep=None, outcome=text[:2000]))
         return _("Note added: %(text)s") % {"text": text[:200]}
     if action.kind == K.TAG:
         name = (action.text or action.config.get("tag") or "").strip()[:64]

@@ -101,8 +101,29 @@ def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEven
     """Route a stored lead: owner, status, rule, pool, explanation and timings, the matched rule's hit count,
     and the assigned / disqualified / unassigned event, which is returned (the rule's actions hang off it).
 
-    `count_hit=False`: the caller counts the hit itself with `rule_hit_add` at the end of its transaction
-    (intake does, so the hit needs no commit of its own)."""
+    `count_hit=False`: the caller counts the hit itself with `rule_hit_add` at the end of its transaction."""
+    event = lead_route_decide(lead=lead, now=now)
+    lead.save(update_fields=ROUTED_FIELDS)
+    if lead.rule_id is not None and count_hit:
+        # After commit, in its own short statement: an UPDATE here would hold the rule's row lock for the whole
+        # transaction and queue every concurrent lead matching the same rule behind it. F(): concurrent hits are
+        # not lost; update() leaves updated_at alone, so a hit does not invalidate the compiled rule set.
+        rule_id = lead.rule_id
+        transaction.on_commit(lambda: Rule.all_tables.filter(pk=rule_id).update(hits=F("hits") + 1, last_hit_at=now))
+    event.lead = lead
+    event.save(force_insert=True)
+    event.actions_none_yet = True  # written just now: no rule action can have run for it (routing.services.actions)
+    return event
+
+
+ROUTED_FIELDS = ["status", "owner", "pool", "rule", "needs_attention", "explanation", "score", "score_breakdown", "assigned_at", "system_delay_seconds"]
+
+
+def lead_route_decide(*, lead: Lead, now: datetime) -> LeadEvent:
+    """Route a lead (stored or not) onto the instance, saving nothing of the lead: owner, status, rule, pool,
+    explanation, score and timings are set on `lead`; the resolver's pick is taken on the locking roster (a pool's
+    turn and the rep's day load move, in the caller's transaction). Returns the assigned / disqualified / unassigned
+    event, unsaved and without its lead: intake inserts the lead with all of this at once, then the event."""
     out = _route(lead, now=now, preview=False)
     _apply(lead, out)
     if out.owner is not None:
@@ -111,16 +132,6 @@ def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEven
     else:
         lead.assigned_at = None
         lead.system_delay_seconds = None
-    lead.save(
-        update_fields=["status", "owner", "pool", "rule", "needs_attention", "explanation", "score", "score_breakdown", "assigned_at", "system_delay_seconds"]
-    )
-    if out.rule is not None and count_hit:
-        # After commit, in its own short statement: an UPDATE here would hold the rule's row lock for the whole
-        # intake transaction and queue every concurrent lead matching the same rule behind it. F(): concurrent
-        # hits are not lost; update() leaves updated_at alone, so a hit does not invalidate the compiled rule set.
-        rule_id = out.rule.pk
-        transaction.on_commit(lambda: Rule.all_tables.filter(pk=rule_id).update(hits=F("hits") + 1, last_hit_at=now))
-
     rule_name = out.rule.name if out.rule else None
     if out.status == Lead.Status.ASSIGNED:
         kind = LeadEvent.Type.ASSIGNED
@@ -136,15 +147,14 @@ def lead_route(*, lead: Lead, now: datetime, count_hit: bool = True) -> LeadEven
     else:
         kind = LeadEvent.Type.UNASSIGNED
         detail = _("Nobody could be assigned, not even by the fallback pool or the rep on duty")
-    event = LeadEvent.objects.create(
-        lead=lead,
+    event = LeadEvent(
         type=kind,
         at=now,
         rep=out.owner,
         detail=detail,
         data={"rule_id": out.rule.pk if out.rule else None, "pool_id": out.pool.pk if out.pool else None},
     )
-    event.actions_none_yet = True  # written just now: no rule action can have run for it (routing.services.actions)
+    event.detail_keep_code()
     return event
 
 
