@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from django.db import connections
 
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-_KIND = re.compile(r"^\s*(\w+)")
+_KIND = re.compile(r"^[\s(]*(\w+)")  # a union is sent as ((SELECT ...) UNION ALL (SELECT ...))
 
 
 @dataclass

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, QuerySet
+from django.db import connection
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from core.resolver import OPEN_STATUS, PoolInfo, RepInfo
-from reps.models import Pool, PoolMembership, Rep, RepDayLoad
+from reps.models import Absence, Pool, PoolMembership, Rep, RepDayLoad
 from reps.selectors import on_duty_rep, reps_unavailable
 
 
@@ -43,6 +43,8 @@ class PreviewRoster:
         self.day = day
         self._reps: dict[int, Rep | None] = {}
         self._pools: dict[int, Pool] = {}
+        self._absences: dict[int, Absence | None] = {}  # rep id: the absence covering the day (None: none)
+        self._loads: dict[int, int] = {}  # rep id: pool leads counted on the day
 
     # Model instances for the caller
 
@@ -70,7 +72,8 @@ class PreviewRoster:
         for rep_id in rep_ids:
             self.rep(rep_id)
         reps = [rep for rep in (self._reps[rep_id] for rep_id in dict.fromkeys(rep_ids)) if rep is not None]
-        return reps_unavailable(reps=reps, on=self.day) if reps else {}
+        known = all(rep.pk in self._absences for rep in reps)  # read with the pool's members: no query
+        return reps_unavailable(reps=reps, on=self.day, absences=self._absences if known else None) if reps else {}
 
     def on_duty(self) -> int | None:
         rep = on_duty_rep(on=self.day)
@@ -80,12 +83,33 @@ class PreviewRoster:
     def _pool_rows(self) -> QuerySet[Pool]:
         return Pool.objects.select_related("fallback_rep")
 
-    def _pool_info(self, pool: Pool | None) -> PoolInfo | None:
+    def _membership_rows(self) -> QuerySet[PoolMembership]:
+        """A pool's members with their pool, each rep's absence covering the day and their day load: one query for
+        what the resolver asks of a pool (the locking roster adds FOR UPDATE OF the pool's row)."""
+        covering = Absence.objects.filter(rep_id=OuterRef("rep_id"), starts_on__lte=self.day, ends_on__gte=self.day).order_by("-ends_on", "-id")
+        return PoolMembership.objects.select_related("pool", "pool__fallback_rep", "rep").annotate(
+            absence_id=Subquery(covering.values("id")[:1]),
+            absence_reason=Subquery(covering.values("reason")[:1]),
+            absence_ends_on=Subquery(covering.values("ends_on")[:1]),
+            load_today=Subquery(RepDayLoad.objects.filter(rep_id=OuterRef("rep_id"), day=self.day).values("assigned")[:1]),
+        )
+
+    def _pool_found(self, **where: object) -> PoolInfo | None:
+        memberships = list(self._membership_rows().filter(**{f"pool__{name}": value for name, value in where.items()}).order_by("position", "id"))
+        if memberships:
+            pool = memberships[0].pool
+            memberships = [m for m in memberships if m.pool_id == pool.pk]
+        else:  # no members: the pool row alone (its fallback owner may still take the lead)
+            pool = self._pool_rows().filter(**where).first()
         if pool is None:
             return None
         self._pools[pool.pk] = pool
-        memberships = list(PoolMembership.objects.filter(pool=pool).select_related("rep").order_by("position", "id"))
         self.know(pool.fallback_rep, *(m.rep for m in memberships))
+        for m in memberships:
+            self._absences[m.rep_id] = (
+                Absence(pk=m.absence_id, rep_id=m.rep_id, reason=m.absence_reason or "", ends_on=m.absence_ends_on) if m.absence_id else None
+            )
+            self._loads[m.rep_id] = m.load_today or 0
         return PoolInfo(
             id=pool.pk,
             name=pool.name,
@@ -96,12 +120,14 @@ class PreviewRoster:
         )
 
     def pool(self, pool_id: int) -> PoolInfo | None:
-        return self._pool_info(self._pool_rows().filter(pk=pool_id).first())
+        return self._pool_found(pk=pool_id)
 
     def fallback_pool(self) -> PoolInfo | None:
-        return self._pool_info(self._pool_rows().filter(is_fallback=True).first())
+        return self._pool_found(is_fallback=True)
 
     def loads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
+        if all(rep_id in self._loads for rep_id in rep_ids):  # read with the pool's members
+            return {rep_id: self._loads[rep_id] for rep_id in rep_ids}
         return dict(RepDayLoad.objects.filter(rep_id__in=list(rep_ids), day=self.day).values_list("rep_id", "assigned"))
 
     def open_leads(self, rep_ids: Sequence[int]) -> Mapping[int, int]:
@@ -130,8 +156,16 @@ class LockingRoster(PreviewRoster):
     def _pool_rows(self) -> QuerySet[Pool]:
         return super()._pool_rows().select_for_update(of=("self",))
 
+    def _membership_rows(self) -> QuerySet[PoolMembership]:
+        # Only the pool's row is locked (not the members', reps' or loads'): concurrent intakes of one pool queue
+        # here, and the turn they read is the one the previous intake wrote (PostgreSQL re-reads a row it waited for).
+        return super()._membership_rows().select_for_update(of=("pool",))
+
     def take(self, rep_id: int, cap: int | None) -> bool:
-        return _load_add(rep_id=rep_id, day=self.day, cap=cap)
+        taken = _load_add(rep_id=rep_id, day=self.day, cap=cap)
+        if taken and rep_id in self._loads:
+            self._loads[rep_id] += 1
+        return taken
 
     def turn_keep(self, pool: PoolInfo, turn: Mapping[int, int], rep_id: int) -> None:
         row = self._pools[pool.id]
@@ -142,20 +176,20 @@ class LockingRoster(PreviewRoster):
 def _load_add(*, rep_id: int, day: date, cap: int | None) -> bool:
     """Count one more pool lead for the rep on `day` unless that would pass `cap`; False when capped.
 
-    The conditional UPDATE is atomic, so two pools sharing a rep cannot both take the rep's last slot.
+    One statement, atomic on both backends: the day's row is inserted with 1, or, when it exists, raised by one only
+    while it is under the cap (INSERT ... ON CONFLICT DO UPDATE ... WHERE, PostgreSQL and SQLite ≥ 3.35); a row comes
+    back exactly when the lead was counted. So two pools sharing a rep cannot both take the rep's last slot, and two
+    transactions creating the day's row at once both count (the second one's insert becomes the update).
     """
-    loads = RepDayLoad.objects.filter(rep_id=rep_id, day=day)
-    if cap is not None:
-        loads = loads.filter(assigned__lt=cap)
-    if loads.update(assigned=F("assigned") + 1):
-        return True
     if cap is not None and cap <= 0:
         return False
-    if RepDayLoad.objects.filter(rep_id=rep_id, day=day).exists():
-        return False  # the row exists, so the update above failed on the cap
-    try:
-        with transaction.atomic():
-            RepDayLoad.objects.create(rep_id=rep_id, day=day, assigned=1)
-        return True
-    except IntegrityError:  # created meanwhile by another transaction: count on it
-        return _load_add(rep_id=rep_id, day=day, cap=cap)
+    table = connection.ops.quote_name(RepDayLoad._meta.db_table)
+    rep_col, day_col, assigned = (connection.ops.quote_name(RepDayLoad._meta.get_field(name).column) for name in ("rep", "day", "assigned"))
+    under_cap = f" WHERE {table}.{assigned} < %s" if cap is not None else ""
+    sql = (
+        f"INSERT INTO {table} ({rep_col}, {day_col}, {assigned}) VALUES (%s, %s, 1) "
+        f"ON CONFLICT ({rep_col}, {day_col}) DO UPDATE SET {assigned} = {table}.{assigned} + 1{under_cap} RETURNING {assigned}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [rep_id, RepDayLoad._meta.get_field("day").get_db_prep_value(day, connection), *([cap] if cap is not None else [])])
+        return cursor.fetchone() is not None

@@ -6,12 +6,13 @@ Each function runs a fixed number of indexed queries, whatever the size of the t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import reduce
 from operator import or_
 
-from django.db.models import Q, Value
+from django.db import models
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.conditions import _shown
 from core.engine import AccountFact, TerritoryFact
@@ -54,8 +55,9 @@ def _absence_reason(absence: Absence) -> str:
     return reason
 
 
-def reps_unavailable(*, reps: Iterable[Rep], on: date) -> dict[int, str]:
-    """{rep id: why not available on `on`} for those who are not: inactive, away, in a meeting, out of office. One query."""
+def reps_unavailable(*, reps: Iterable[Rep], on: date, absences: Mapping[int, Absence | None] | None = None) -> dict[int, str]:
+    """{rep id: why not available on `on`} for those who are not: inactive, away, in a meeting, out of office. One query,
+    none with `absences` ({rep id: the absence covering `on`, or None}, read already: reps.roster)."""
     reps = list(reps)
     reasons: dict[int, str] = {}
     for rep in reps:
@@ -63,7 +65,11 @@ def reps_unavailable(*, reps: Iterable[Rep], on: date) -> dict[int, str]:
         if reason:
             reasons[rep.pk] = reason
     others = [rep.pk for rep in reps if rep.pk not in reasons]
-    if others:
+    if others and absences is not None:
+        for rep_id in others:
+            if absences.get(rep_id) is not None:
+                reasons[rep_id] = _absence_reason(absences[rep_id])
+    elif others:
         for absence in Absence.objects.filter(rep_id__in=others, starts_on__lte=on, ends_on__gte=on).order_by("-ends_on"):
             reasons.setdefault(absence.rep_id, _absence_reason(absence))
     return reasons
@@ -103,36 +109,87 @@ def domain_candidates(domain: str) -> list[str]:
     return candidates + [ascii_domain(c) for c in candidates if not c.isascii()]
 
 
-def domain_lists_for(*, domain: str) -> frozenset[int]:
-    """Ids of the domain lists holding the e-mail domain (or a parent of it). One indexed query.
+# A lead's facts by e-mail domain (its domain lists and its account) come from one query: the rows below, in the
+# shape (kind, id, number, text, name) that routing also gives its earlier-leads rows, so that intake reads all of
+# them in ONE union (routing.ruleset.lead_facts). Each fact is read from the rows by one function here.
+FACT_ROW = ("fact_kind", "fact_id", "fact_number", "fact_text", "fact_name")
+KIND_LIST, KIND_ACCOUNT = "list", "account"
 
-    A list holds a domain that it, or its built-in package (`DomainList.builtin`, an in-memory set), lists, unless
-    one of its entries marked as an exception names the domain or a parent of it.
-    """
+
+def fact_row_columns(kind: str, fact_id: object, number: object = None, text: object = "", name: object = "") -> dict:
+    """The annotations of one fact row: its kind, an id, a number (or None), a text and a name (or ""); each an
+    expression (F("field")) or a constant."""
+
+    def column(value: object, field: models.Field) -> object:
+        return value if hasattr(value, "resolve_expression") else Value(value, output_field=field)
+
+    return {
+        "fact_kind": Value(kind, output_field=models.CharField()),
+        "fact_id": column(fact_id, models.BigIntegerField()),
+        "fact_number": column(number, models.BigIntegerField()),
+        "fact_text": column(text, models.CharField()),
+        "fact_name": column(name, models.CharField()),
+    }
+
+
+def domain_fact_rows(*, domain: str) -> QuerySet | None:
+    """The rows the domain-list and account facts of `domain` (or a parent of it) are read from, as one query; None
+    when the domain has no candidates. Entries: (list, list id, 1 for an exception, domain, ""); built-in packages
+    that hold the domain: (list, list id, 0, "", ""); account domains: (account, account id, manager id, domain,
+    account name)."""
     candidates = domain_candidates(domain)
     if not candidates:
-        return frozenset()
-    rows = DomainListEntry.objects.filter(domain__in=candidates).order_by().values_list("domain_list_id", "is_exception")
+        return None
+    rows = (
+        DomainListEntry.objects.filter(domain__in=candidates)
+        .order_by()
+        .annotate(**fact_row_columns(KIND_LIST, F("domain_list_id"), Case(When(is_exception=True, then=Value(1)), default=Value(0), output_field=models.BigIntegerField()), F("domain")))
+        .values_list(*FACT_ROW)
+    )
     builtins = builtins_holding(candidates)
     if builtins:
-        lists = DomainList.objects.filter(builtin__in=sorted(builtins)).order_by().annotate(exception=Value(False)).values_list("id", "exception")
-        rows = rows.union(lists, all=True)
+        lists = DomainList.objects.filter(builtin__in=sorted(builtins)).order_by().annotate(**fact_row_columns(KIND_LIST, F("id"), 0))
+        rows = rows.union(lists.values_list(*FACT_ROW), all=True)
+    accounts = (
+        AccountDomain.objects.filter(domain__in=candidates)
+        .order_by()
+        .annotate(**fact_row_columns(KIND_ACCOUNT, F("account_id"), F("account__manager_id"), F("domain"), F("account__name")))
+        .values_list(*FACT_ROW)
+    )
+    return rows.union(accounts, all=True)
+
+
+def domain_lists_read(rows: Iterable[tuple]) -> frozenset[int]:
+    """Ids of the domain lists holding the domain, from its fact rows: a list holds a domain that it, or its built-in
+    package (`DomainList.builtin`, an in-memory set), lists, unless one of its entries marked as an exception names
+    the domain or a parent of it."""
     held, excepted = set(), set()
-    for list_id, is_exception in rows:
-        (excepted if is_exception else held).add(list_id)
+    for kind, list_id, is_exception, *_rest in rows:
+        if kind == KIND_LIST:
+            (excepted if is_exception else held).add(list_id)
     return frozenset(held - excepted)
+
+
+def account_read(rows: Iterable[tuple]) -> AccountFact | None:
+    """The account owning the domain, from its fact rows: the most specific domain wins (x@pl.hutastal.example is
+    Huta Stal's through hutastal.example unless pl.hutastal.example belongs to an account of its own)."""
+    found = [row for row in rows if row[0] == KIND_ACCOUNT]
+    if not found:
+        return None
+    _kind, account_id, manager_id, account_domain, name = max(found, key=lambda row: len(row[3]))
+    return AccountFact(id=account_id, name=name, manager_id=manager_id, domain=account_domain)
+
+
+def domain_lists_for(*, domain: str) -> frozenset[int]:
+    """Ids of the domain lists holding the e-mail domain (or a parent of it). One indexed query."""
+    rows = domain_fact_rows(domain=domain)
+    return domain_lists_read(rows) if rows is not None else frozenset()
 
 
 def account_for_domain(*, domain: str) -> AccountFact | None:
     """The account owning the e-mail domain; the most specific domain wins. One indexed query."""
-    candidates = domain_candidates(domain)
-    if not candidates:
-        return None
-    rows = list(AccountDomain.objects.filter(domain__in=candidates).values("domain", "account_id", "account__name", "account__manager_id"))
-    if not rows:
-        return None
-    row = max(rows, key=lambda r: len(r["domain"]))
-    return AccountFact(id=row["account_id"], name=row["account__name"], manager_id=row["account__manager_id"], domain=row["domain"])
+    rows = domain_fact_rows(domain=domain)
+    return account_read(rows) if rows is not None else None
 
 
 def territory_for(

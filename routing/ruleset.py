@@ -25,7 +25,7 @@ from reps import selectors as rep_selectors
 from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
 from routing.config_version import config_version, version_register
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable, ScoreCondition, ScoreRule
-from routing.selectors import REPEAT_LOOKBACK, lead_repeat  # noqa: F401  (REPEAT_LOOKBACK: re-exported for the replay)
+from routing.selectors import REPEAT_LOOKBACK, lead_repeat, lead_repeat_read, lead_repeat_rows  # noqa: F401  (REPEAT_LOOKBACK, lead_repeat: re-exported for the replay)
 
 # Lead fields the engine can test (core.engine.FIELD_KINDS) are copied into the facts by name.
 _FACT_FIELDS = (
@@ -50,7 +50,6 @@ _FACT_FIELDS = (
 )
 # A copy older than this is recompiled even if the version looks the same (a backstop for in-place edits).
 MAX_AGE_SECONDS = 300.0
-
 
 
 def compile_conditions(conditions: Iterable) -> tuple[Condition, ...]:
@@ -78,9 +77,13 @@ def _ruleset_version_part(q) -> tuple[list[str], list]:
     updated_at = q(Rule._meta.get_field("updated_at").column)
     return (
         [
-            f"(SELECT COUNT(*) FROM {rule})", f"(SELECT MAX(id) FROM {rule})", f"(SELECT MAX({updated_at}) FROM {rule})",
-            f"(SELECT COUNT(*) FROM {condition})", f"(SELECT MAX(id) FROM {condition})",
-            f"(SELECT COUNT(*) FROM {action})", f"(SELECT MAX(id) FROM {action})",
+            f"(SELECT COUNT(*) FROM {rule})",
+            f"(SELECT MAX(id) FROM {rule})",
+            f"(SELECT MAX({updated_at}) FROM {rule})",
+            f"(SELECT COUNT(*) FROM {condition})",
+            f"(SELECT MAX(id) FROM {condition})",
+            f"(SELECT COUNT(*) FROM {action})",
+            f"(SELECT MAX(id) FROM {action})",
             f"(SELECT MAX(id) FROM {table} WHERE status = %s)",
         ],
         [RuleTable.Status.LIVE],
@@ -148,14 +151,16 @@ def ruleset_invalidate() -> None:
 # runs no query per score rule. Writes go through routing.services.scoring, which also calls `scoreset_invalidate`.
 
 
-
 def _scoreset_version_part(q) -> tuple[list[str], list]:
     rule, condition = (q(m._meta.db_table) for m in (ScoreRule, ScoreCondition))
     updated_at = q(ScoreRule._meta.get_field("updated_at").column)
     return (
         [
-            f"(SELECT COUNT(*) FROM {rule})", f"(SELECT MAX(id) FROM {rule})", f"(SELECT MAX({updated_at}) FROM {rule})",
-            f"(SELECT COUNT(*) FROM {condition})", f"(SELECT MAX(id) FROM {condition})",
+            f"(SELECT COUNT(*) FROM {rule})",
+            f"(SELECT MAX(id) FROM {rule})",
+            f"(SELECT MAX({updated_at}) FROM {rule})",
+            f"(SELECT COUNT(*) FROM {condition})",
+            f"(SELECT MAX(id) FROM {condition})",
         ],
         [],
     )
@@ -226,10 +231,15 @@ def lead_facts(lead: Lead) -> LeadFacts:
     memo_key = (lead.pk, lead.email, domain, lead.region_key, lead.city_key, lead.postal_code_num)
     memo = getattr(lead, "_facts_lookups", None)
     if memo is None or memo[0] != memo_key:
+        # The domain's lists and account and the earlier leads of the same address: ONE query (a union of rows of
+        # one shape, each fact read from them by its own home: reps.selectors, routing.selectors).
+        parts = [rep_selectors.domain_fact_rows(domain=domain), lead_repeat_rows(lead=lead) if _lookup_key(lead.email) else None]
+        parts = [part for part in parts if part is not None]
+        rows = list(parts[0].union(*parts[1:], all=True)) if parts else []
         lookups = {
-            "domain_list_ids": rep_selectors.domain_lists_for(domain=domain),
-            "account": rep_selectors.account_for_domain(domain=domain),
-            "repeat": lead_repeat(lead=lead) if _lookup_key(lead.email) else None,
+            "domain_list_ids": rep_selectors.domain_lists_read(rows),
+            "account": rep_selectors.account_read(rows),
+            "repeat": lead_repeat_read(rows),
             "territory": rep_selectors.territory_for(
                 region_key=_lookup_key(lead.region_key),
                 city_key=_lookup_key(lead.city_key),

@@ -13,15 +13,17 @@ Nothing here writes (a token's `last_used_at` is `routing.services.intake.intake
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from core import messages
 from core.engine import LeadFacts, RepeatFact
 from core.text import email_key
 from reps.models import Rep
+from reps.selectors import FACT_ROW, fact_row_columns
 from routing.models import IntakeSource, Lead, LeadEvent
 from routing.services.intake import token_hash
 
@@ -75,21 +77,38 @@ def leads_for_rep(*, rep: Rep, include_closed: bool = False) -> QuerySet[Lead]:
 # ---------------------------------------------------------------------------------------------- one home per concept
 
 
-def lead_repeat(*, lead: Lead) -> RepeatFact | None:
-    """Earlier leads of the same person: the same e-mail address (`email_key`), stored before this lead (a saved
-    lead's own id and later ones are left out; an unsaved one sees every stored lead), newest first, at most
-    `REPEAT_LOOKBACK`; the previous owner is the owner of the newest one that had an owner. One indexed query."""
+KIND_REPEAT = "repeat"
+
+
+def lead_repeat_rows(*, lead: Lead) -> QuerySet | None:
+    """The rows the repeat fact is read from, in the facts' row shape (reps.selectors.FACT_ROW: repeat, lead id, owner
+    id, "", ""): the same e-mail address (`email_key`), stored before this lead (a saved lead's own id and later ones
+    are left out; an unsaved one sees every stored lead), the newest `REPEAT_LOOKBACK`. None without an e-mail. The
+    limit sits in a subquery, so intake can read these in one union with the domain's rows (routing.ruleset)."""
     key = lead.email_key or email_key(lead.email)
     if not key:
         return None
     earlier = Lead.objects.filter(email_key=key)
     if lead.pk is not None:
         earlier = earlier.filter(pk__lt=lead.pk)
-    rows = list(earlier.order_by("-id").values_list("id", "owner_id")[:REPEAT_LOOKBACK])
-    if not rows:
+    newest = earlier.order_by("-id").values("id")[:REPEAT_LOOKBACK]
+    return Lead.objects.filter(pk__in=newest).order_by().annotate(**fact_row_columns(KIND_REPEAT, F("id"), F("owner_id"))).values_list(*FACT_ROW)
+
+
+def lead_repeat_read(rows: Iterable[tuple]) -> RepeatFact | None:
+    """The repeat fact from its rows: earlier leads newest first; the previous owner is the owner of the newest one
+    that had an owner."""
+    found = sorted(((row[1], row[2]) for row in rows if row[0] == KIND_REPEAT), reverse=True)
+    if not found:
         return None
-    previous = next(((lead_id, owner_id) for lead_id, owner_id in rows if owner_id is not None), (rows[0][0], None))
-    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in rows), previous_lead_id=previous[0], previous_owner_id=previous[1])
+    previous = next(((lead_id, owner_id) for lead_id, owner_id in found if owner_id is not None), (found[0][0], None))
+    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in found), previous_lead_id=previous[0], previous_owner_id=previous[1])
+
+
+def lead_repeat(*, lead: Lead) -> RepeatFact | None:
+    """Earlier leads of the same person (`lead_repeat_rows`), newest first, at most `REPEAT_LOOKBACK`. One indexed query."""
+    rows = lead_repeat_rows(lead=lead)
+    return lead_repeat_read(rows) if rows is not None else None
 
 
 def leads_earlier(*, lead: Lead, facts: LeadFacts | None = None) -> list[Lead]:
