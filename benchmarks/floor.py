@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from routing.models import IntakeSource, Lead
-from routing.services.intake import lead_normalise, token_hash
+from routing.services.intake import token_hash
 
 _source_ids: dict[str, int] = {}  # token hash -> intake source id, per process
 
@@ -53,14 +53,16 @@ def floor(request: HttpRequest) -> JsonResponse:
     if not isinstance(data, dict) or not isinstance(data.get("email"), str) or "@" not in data["email"]:
         return JsonResponse({"error": "email"}, status=400)
     now = timezone.now()
+    email = data["email"][:254]
     lead = Lead(
         intake_source_id=source_id,
-        email=data["email"][:254],
+        email=email,
+        email_domain=email.rpartition("@")[2].lower()[:253],  # no IDNA, no folding: that is intake's work
+        email_key=email.lower(),
         company=str(data.get("company") or "")[:200],
         source=str(data.get("source") or "")[:64],
         submitted_at=now,
         received_at=now,
     )
-    lead_normalise(lead)  # pure Python: the row as intake would store its matching keys
     lead.save(force_insert=True)
     return JsonResponse({"id": lead.pk}, status=201)

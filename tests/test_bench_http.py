@@ -237,6 +237,9 @@ def test_bench_http_intake_against_the_floor_view(tmp_path):
         met=ratio <= 3,
         floor_per_second=[round(floor1.per_second, 1), round(floor2.per_second, 1)],
         intake_per_second=round(intake.per_second, 1),
+        # The two floor runs bracket intake's: far apart, the machine's load changed and so may intake's rate have.
+        floor_spread=round(abs(floor1.per_second - floor2.per_second) / floor_rate, 3) if floor_rate else None,
+        load_average=os.getloadavg()[0],
         **common,
     )
     record(
@@ -306,11 +309,12 @@ def test_bench_http_intake_against_the_floor_view(tmp_path):
     assert received == len(intake_ids)  # every lead went through intake's path, not only the insert
 
 
-@pytest.mark.skipif(not os.environ.get("BENCH_HTTP_PROFILE"), reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one intake request's time goes")
-def test_bench_http_profile_of_one_intake_request(settings):
-    """cProfile (pyinstrument is not installed) of intake requests in this process, through the whole middleware
-    stack with DEBUG off and the benchmark's cache: the top costs in CPU time, by own time and by cumulative time
-    (the project's code), over `n` warm requests; divide by `n` for one request."""
+@pytest.mark.skipif(not os.environ.get("BENCH_HTTP_PROFILE"), reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one request's time goes")
+@pytest.mark.parametrize("path", ["/api/v1/leads/", "/bench/floor/"], ids=["intake", "floor"])
+def test_bench_http_profile_of_one_request(settings, path):
+    """cProfile (pyinstrument is not installed) of intake (or floor) requests in this process, through the whole
+    middleware stack with DEBUG off and the benchmark's cache: the top costs in CPU time, by own time and by
+    cumulative time (the project's code), over `n` warm requests; divide by `n` for one request."""
     import cProfile
     import io
     import json
@@ -319,6 +323,7 @@ def test_bench_http_profile_of_one_intake_request(settings):
     from django.test import Client
 
     settings.DEBUG = False
+    settings.ROOT_URLCONF = "benchmarks.urls"
     settings.INTAKE_RATE_LIMIT = RATE_LIMIT
     if redis_answers():
         settings.CACHES = {
@@ -330,7 +335,7 @@ def test_bench_http_profile_of_one_intake_request(settings):
     run, n = secrets.token_hex(3), 50
 
     def post(i: int) -> None:
-        response = client.post("/api/v1/leads/", data=json.dumps(load.lead_body(f"profile{run}", 0, i)), content_type="application/json")
+        response = client.post(path, data=json.dumps(load.lead_body(f"profile{run}", 0, i)), content_type="application/json")
         assert response.status_code == 201, response.content
 
     for i in range(20):  # warm: rule set compiled, dictionaries open, connection up
@@ -342,8 +347,8 @@ def test_bench_http_profile_of_one_intake_request(settings):
         post(i)
     profile.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    print(f"\n{n} intake requests in {elapsed:.2f} s, {cpu:.2f} s CPU ({1000 * elapsed / n:.1f} ms, {1000 * cpu / n:.1f} ms CPU each, profiled)")
-    for order, restrictions in (("tottime", (25,)), ("cumulative", (f"^{ROOT}/(?!tests)", 50))):
+    print(f"\n{n} requests to {path} in {elapsed:.2f} s, {cpu:.2f} s CPU ({1000 * elapsed / n:.1f} ms, {1000 * cpu / n:.1f} ms CPU each, profiled)")
+    for order, restrictions in (("tottime", (25,)), ("cumulative", (rf"^{ROOT}/(?!tests/|\.venv/)", 50))):
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(order).print_stats(*restrictions)
         print(f"\nby {order}{' (the project code)' if order == 'cumulative' else ''}:\n{out.getvalue().replace(str(ROOT) + '/', '')}")
