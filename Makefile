@@ -52,6 +52,10 @@ test: install
 	$(BIN)/lint-imports --no-cache >/dev/null || { $(BIN)/lint-imports --no-cache; echo "An app imports a layer above it (docs/architecture.md)"; exit 1; }
 	$(PYTHON) -m pytest -m "not bench" --create-db $(PYTEST_ARGS)
 
+## bench: the benchmarks (tests/test_bench_*.py), each figure next to its goal; run them on PostgreSQL:
+## `make bench DATABASE_URL=postgres://...` (the HTTP benchmark is skipped on SQLite). The HTTP benchmark loads
+## gunicorn with wrk when it is installed (`apt-get install wrk`), else with its own Python client
+## (benchmarks/load.py); BENCH_HTTP_SECONDS (default 15) per run, BENCH_HTTP_CLIENT=wrk|python to choose.
 bench: install
 	$(PYTHON) -m pytest -m bench --create-db -p no:randomly -s $(PYTEST_ARGS)
 
