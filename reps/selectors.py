@@ -13,11 +13,10 @@ from operator import or_
 
 from django.db.models import Q, Value
 
-from core.conditions import _shown
+from core import facts
 from core.engine import AccountFact, TerritoryFact
-from core.messages import concat
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-from core.text import ascii_domain, format_postal_code
+from core.text import ascii_domain
 from reps.domain_packages import builtins_holding
 from reps.models import (
     Absence,
@@ -117,10 +116,7 @@ def domain_lists_for(*, domain: str) -> frozenset[int]:
     if builtins:
         lists = DomainList.objects.filter(builtin__in=sorted(builtins)).order_by().annotate(exception=Value(False)).values_list("id", "exception")
         rows = rows.union(lists, all=True)
-    held, excepted = set(), set()
-    for list_id, is_exception in rows:
-        (excepted if is_exception else held).add(list_id)
-    return frozenset(held - excepted)
+    return facts.domain_lists_holding(rows)
 
 
 def account_for_domain(*, domain: str) -> AccountFact | None:
@@ -128,11 +124,8 @@ def account_for_domain(*, domain: str) -> AccountFact | None:
     candidates = domain_candidates(domain)
     if not candidates:
         return None
-    rows = list(AccountDomain.objects.filter(domain__in=candidates).values("domain", "account_id", "account__name", "account__manager_id"))
-    if not rows:
-        return None
-    row = max(rows, key=lambda r: len(r["domain"]))
-    return AccountFact(id=row["account_id"], name=row["account__name"], manager_id=row["account__manager_id"], domain=row["domain"])
+    rows = AccountDomain.objects.filter(domain__in=candidates).values_list("domain", "account_id", "account__name", "account__manager_id")
+    return facts.account_most_specific(facts.AccountDomainRow(*row) for row in rows)
 
 
 def territory_for(
@@ -150,45 +143,38 @@ def territory_for(
     a lead from "woj. slaskie" is in the territory whose region is "Śląskie", or "Śląsk", or any spelling of it.
     `region` (the region as typed, optional) is only for the explanation: region “woj. slaskie” (Śląskie).
     """
-    if postal_code_num is not None:
-        ranges = list(
-            PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related(
-                "territory", "territory__owner_rep", "territory__owner_pool"
-            )
-        )
-        if ranges:
-            best = min(ranges, key=lambda r: (r.end - r.start, r.territory.name))
-            if best.start == best.end:
-                by = _("postal code %(code)s") % {"code": format_postal_code(best.start)}
-            else:
-                by = _("postal codes %(start)s–%(end)s") % {"start": format_postal_code(best.start), "end": format_postal_code(best.end)}
-            return _territory_fact(best.territory, by)
-    if city_key:
-        row = TerritoryCity.objects.filter(key=city_key).select_related("territory").order_by("territory__name").first()
-        if row is not None:
-            return _territory_fact(row.territory, _("city") + f" {row.name}")
-    if region_key:
+
+    def postal() -> list[facts.PostalRow]:
+        if postal_code_num is None:
+            return []
+        ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related("territory")
+        return [facts.PostalRow(start=r.start, end=r.end, territory=_territory_row(r.territory)) for r in ranges]
+
+    def city() -> list[facts.PlaceRow]:
+        rows = TerritoryCity.objects.filter(key=city_key).select_related("territory") if city_key else []
+        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
+
+    def regions() -> list[facts.PlaceRow]:
+        nonlocal vocabulary
+        if not region_key:
+            return []
         vocabulary = vocabulary or vocabulary_active()
-        keys = vocabulary.region_keys(region_key)
-        rows = list(TerritoryRegion.objects.filter(key__in=keys).select_related("territory").order_by("territory__name", "id"))
-        if rows:
-            row = min(rows, key=lambda r: (r.key != region_key, r.territory.name, r.pk))  # the region as typed first
-            typed = " ".join((region or region_key).split())
-            by = _("region") + f" {row.name}"
-            if typed != row.name:
-                by = concat(_("region"), " ", _shown(typed), f" ({vocabulary.read(REGION, region_key) or row.name})")
-            return _territory_fact(row.territory, by)
-    return None
+        rows = TerritoryRegion.objects.filter(key__in=vocabulary.region_keys(region_key)).select_related("territory")
+        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
 
-
-def _territory_fact(territory: Territory, matched_by: str) -> TerritoryFact:
-    return TerritoryFact(
-        id=territory.pk,
-        name=territory.name,
-        owner_rep_id=territory.owner_rep_id,
-        owner_pool_id=territory.owner_pool_id,
-        matched_by=matched_by,
+    return facts.territory_pick(
+        postal=postal,
+        city=city,
+        region=regions,
+        region_key=region_key,
+        region_typed=region,
+        region_read=lambda: vocabulary.read(REGION, region_key) if vocabulary is not None else None,
     )
+
+
+def _territory_row(territory: Territory) -> facts.TerritoryRow:
+    """A territory as `core.facts` chooses among them (what a lead's `TerritoryFact` carries)."""
+    return facts.TerritoryRow(id=territory.pk, name=territory.name, owner_rep_id=territory.owner_rep_id, owner_pool_id=territory.owner_pool_id)
 
 
 def postal_range_conflicts(*, territory: Territory, ranges: Sequence[tuple[int, int]], limit_per_range: int = 3) -> dict[int, list[PostalRange]]:
