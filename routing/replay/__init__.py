@@ -27,7 +27,8 @@ from django.utils import timezone
 from core.memory_roster import World
 from core.resolver import PoolInfo, RepInfo
 from routing.models import RuleTable
-from routing.replay.load import DEFAULT_LIMIT, MAX_LIMIT, FactsCache, replay_leads, rule_rows, world_load
+from routing.replay.facts import FactsBulk
+from routing.replay.load import DEFAULT_LIMIT, MAX_LIMIT, replay_leads, rule_rows, world_load
 from routing.replay.present import Delta, ReplayResult, summarise
 from routing.replay.simulate import ASSIGNED, DISQUALIFIED, UNASSIGNED, LeadReplay, Outcome, Simulation, leads_replay
 from routing.ruleset import ruleset_compile, scoreset_compile
@@ -41,7 +42,7 @@ def replay_run(*, table: RuleTable, since: datetime, until: datetime, limit: int
     rules = rule_rows(table=table)
     world = world_load(since=timezone.localdate(since), until=timezone.localdate(until))
     scores = scoreset_compile()  # score rules are not versioned with the table: both runs score with today's
-    rows = leads_replay(leads=leads, live=live_rules, draft=draft_rules, world=world, facts=FactsCache(leads), scores=scores)
+    rows = leads_replay(leads=leads, live=live_rules, draft=draft_rules, world=world, facts=FactsBulk(leads), scores=scores)
     return summarise(table=table, since=since, until=until, limit=limit, rows=rows, world=world, rule_rows=rules)
 
 
