@@ -14,11 +14,10 @@ from operator import or_
 from django.db import models
 from django.db.models import Case, F, Q, QuerySet, Value, When
 
-from core.conditions import _shown
+from core import facts
 from core.engine import AccountFact, TerritoryFact
-from core.messages import concat
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
-from core.text import ascii_domain, format_postal_code
+from core.text import ascii_domain
 from reps.domain_packages import builtins_holding
 from reps.models import (
     Absence,
@@ -143,7 +142,14 @@ def domain_fact_rows(*, domain: str) -> QuerySet | None:
     rows = (
         DomainListEntry.objects.filter(domain__in=candidates)
         .order_by()
-        .annotate(**fact_row_columns(KIND_LIST, F("domain_list_id"), Case(When(is_exception=True, then=Value(1)), default=Value(0), output_field=models.BigIntegerField()), F("domain")))
+        .annotate(
+            **fact_row_columns(
+                KIND_LIST,
+                F("domain_list_id"),
+                Case(When(is_exception=True, then=Value(1)), default=Value(0), output_field=models.BigIntegerField()),
+                F("domain"),
+            )
+        )
         .values_list(*FACT_ROW)
     )
     builtins = builtins_holding(candidates)
@@ -163,21 +169,15 @@ def domain_lists_read(rows: Iterable[tuple]) -> frozenset[int]:
     """Ids of the domain lists holding the domain, from its fact rows: a list holds a domain that it, or its built-in
     package (`DomainList.builtin`, an in-memory set), lists, unless one of its entries marked as an exception names
     the domain or a parent of it."""
-    held, excepted = set(), set()
-    for kind, list_id, is_exception, *_rest in rows:
-        if kind == KIND_LIST:
-            (excepted if is_exception else held).add(list_id)
-    return frozenset(held - excepted)
+    return facts.domain_lists_holding((row[1], bool(row[2])) for row in rows if row[0] == KIND_LIST)
 
 
 def account_read(rows: Iterable[tuple]) -> AccountFact | None:
     """The account owning the domain, from its fact rows: the most specific domain wins (x@pl.hutastal.example is
     Huta Stal's through hutastal.example unless pl.hutastal.example belongs to an account of its own)."""
-    found = [row for row in rows if row[0] == KIND_ACCOUNT]
-    if not found:
-        return None
-    _kind, account_id, manager_id, account_domain, name = max(found, key=lambda row: len(row[3]))
-    return AccountFact(id=account_id, name=name, manager_id=manager_id, domain=account_domain)
+    return facts.account_most_specific(
+        facts.AccountDomainRow(domain=row[3], account_id=row[1], account_name=row[4], manager_id=row[2]) for row in rows if row[0] == KIND_ACCOUNT
+    )
 
 
 def domain_lists_for(*, domain: str) -> frozenset[int]:
@@ -207,45 +207,38 @@ def territory_for(
     a lead from "woj. slaskie" is in the territory whose region is "Śląskie", or "Śląsk", or any spelling of it.
     `region` (the region as typed, optional) is only for the explanation: region “woj. slaskie” (Śląskie).
     """
-    if postal_code_num is not None:
-        ranges = list(
-            PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related(
-                "territory", "territory__owner_rep", "territory__owner_pool"
-            )
-        )
-        if ranges:
-            best = min(ranges, key=lambda r: (r.end - r.start, r.territory.name))
-            if best.start == best.end:
-                by = _("postal code %(code)s") % {"code": format_postal_code(best.start)}
-            else:
-                by = _("postal codes %(start)s–%(end)s") % {"start": format_postal_code(best.start), "end": format_postal_code(best.end)}
-            return _territory_fact(best.territory, by)
-    if city_key:
-        row = TerritoryCity.objects.filter(key=city_key).select_related("territory").order_by("territory__name").first()
-        if row is not None:
-            return _territory_fact(row.territory, _("city") + f" {row.name}")
-    if region_key:
+
+    def postal() -> list[facts.PostalRow]:
+        if postal_code_num is None:
+            return []
+        ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related("territory")
+        return [facts.PostalRow(start=r.start, end=r.end, territory=_territory_row(r.territory)) for r in ranges]
+
+    def city() -> list[facts.PlaceRow]:
+        rows = TerritoryCity.objects.filter(key=city_key).select_related("territory") if city_key else []
+        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
+
+    def regions() -> list[facts.PlaceRow]:
+        nonlocal vocabulary
+        if not region_key:
+            return []
         vocabulary = vocabulary or vocabulary_active()
-        keys = vocabulary.region_keys(region_key)
-        rows = list(TerritoryRegion.objects.filter(key__in=keys).select_related("territory").order_by("territory__name", "id"))
-        if rows:
-            row = min(rows, key=lambda r: (r.key != region_key, r.territory.name, r.pk))  # the region as typed first
-            typed = " ".join((region or region_key).split())
-            by = _("region") + f" {row.name}"
-            if typed != row.name:
-                by = concat(_("region"), " ", _shown(typed), f" ({vocabulary.read(REGION, region_key) or row.name})")
-            return _territory_fact(row.territory, by)
-    return None
+        rows = TerritoryRegion.objects.filter(key__in=vocabulary.region_keys(region_key)).select_related("territory")
+        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
 
-
-def _territory_fact(territory: Territory, matched_by: str) -> TerritoryFact:
-    return TerritoryFact(
-        id=territory.pk,
-        name=territory.name,
-        owner_rep_id=territory.owner_rep_id,
-        owner_pool_id=territory.owner_pool_id,
-        matched_by=matched_by,
+    return facts.territory_pick(
+        postal=postal,
+        city=city,
+        region=regions,
+        region_key=region_key,
+        region_typed=region,
+        region_read=lambda: vocabulary.read(REGION, region_key) if vocabulary is not None else None,
     )
+
+
+def _territory_row(territory: Territory) -> facts.TerritoryRow:
+    """A territory as `core.facts` chooses among them (what a lead's `TerritoryFact` carries)."""
+    return facts.TerritoryRow(id=territory.pk, name=territory.name, owner_rep_id=territory.owner_rep_id, owner_pool_id=territory.owner_pool_id)
 
 
 def postal_range_conflicts(*, territory: Territory, ranges: Sequence[tuple[int, int]], limit_per_range: int = 3) -> dict[int, list[PostalRange]]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import F, Prefetch, QuerySet
 
-from core import messages
+from core import facts, messages
 from core.engine import LeadFacts, RepeatFact
 from core.text import email_key
 from reps.models import Rep
@@ -98,11 +98,7 @@ def lead_repeat_rows(*, lead: Lead) -> QuerySet | None:
 def lead_repeat_read(rows: Iterable[tuple]) -> RepeatFact | None:
     """The repeat fact from its rows: earlier leads newest first; the previous owner is the owner of the newest one
     that had an owner."""
-    found = sorted(((row[1], row[2]) for row in rows if row[0] == KIND_REPEAT), reverse=True)
-    if not found:
-        return None
-    previous = next(((lead_id, owner_id) for lead_id, owner_id in found if owner_id is not None), (found[0][0], None))
-    return RepeatFact(earlier_lead_ids=tuple(r[0] for r in found), previous_lead_id=previous[0], previous_owner_id=previous[1])
+    return facts.repeat_from(sorted(((row[1], row[2]) for row in rows if row[0] == KIND_REPEAT), reverse=True))
 
 
 def lead_repeat(*, lead: Lead) -> RepeatFact | None:

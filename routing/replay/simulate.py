@@ -16,7 +16,7 @@ from django.utils import timezone
 from core import engine, resolver, scoring
 from core.memory_roster import MemoryRoster, RosterState, World
 from routing.models import Lead
-from routing.replay.load import FactsCache
+from routing.replay.facts import FactsBulk
 from routing.ruleset import facts_scored
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = Lead.Status.ASSIGNED.value, Lead.Status.DISQUALIFIED.value, Lead.Status.UNASSIGNED.value
@@ -73,7 +73,7 @@ class Simulation:
 
 
 def leads_replay(
-    *, leads: list[Lead], live: engine.Ruleset, draft: engine.Ruleset, world: World, facts: FactsCache, scores: scoring.ScoreSet | None = None
+    *, leads: list[Lead], live: engine.Ruleset, draft: engine.Ruleset, world: World, facts: FactsBulk, scores: scoring.ScoreSet | None = None
 ) -> list[LeadReplay]:
     """Each lead, oldest first, scored with `scores` (in memory, as intake scores: the stored score may come from
     score rules edited since), decided by both tables and resolved in each table's own simulation."""
