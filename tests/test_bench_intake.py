@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from benchmarks import report
 from benchmarks.querycount import QueryCounter
 from routing.models import Lead
 
@@ -57,8 +58,11 @@ def test_bench_intake_throughput_and_queries_per_lead(api, demo):
         f"\nintake: {LEADS} leads in {elapsed:.2f} s = {LEADS / elapsed:.0f} leads/s, {1000 * elapsed / LEADS:.1f} ms/lead, "
         f"{per_lead:.1f} queries/lead, peak Python memory {peak / 1e6:.1f} MB ({connection.vendor})"
     )
-    # Bounded work per lead: routing, SLA and actions take a fixed number of queries, whatever the rules.
-    assert per_lead < 45
+    report.record("intake in process: queries per lead (mixed bodies)", per_lead, "queries", goal="≤ 15 (a demo request: tests/test_query_counts.py)", met=per_lead <= 15, database=connection.vendor)
+    report.record("intake in process: time per lead (orientation)", 1000 * elapsed / LEADS, "ms", goal="—", met=True, database=connection.vendor)
+    # Bounded work per lead: routing, SLA and actions take a fixed number of queries, whatever the rules; a lead whose
+    # postal code misses every range looks its city and region up too, a tag action writes at once (+2 or so).
+    assert per_lead < 18
 
 
 def next_business_noon(after):
