@@ -202,29 +202,25 @@ def territory_for(
 ) -> TerritoryFact | None:
     """The territory a lead is in; the most specific match wins: the narrowest postal range, then city, then region.
 
-    Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. At most one query per kind of match. The
+    Keys are `core.text.fold`ed, as on `Lead.region_key` / `city_key`. One query for all kinds of match. The
     region is read through the region vocabulary (reps.vocabularies; `vocabulary` if given, else the cached one):
     a lead from "woj. slaskie" is in the territory whose region is "Śląskie", or "Śląsk", or any spelling of it.
     `region` (the region as typed, optional) is only for the explanation: region “woj. slaskie” (Śląskie).
     """
 
+    vocabulary = vocabulary or (vocabulary_active() if region_key else None)
+    found = _territory_rows(
+        postal_code_num=postal_code_num, city_key=city_key, region_keys=vocabulary.region_keys(region_key) if region_key and vocabulary else ()
+    )
+
     def postal() -> list[facts.PostalRow]:
-        if postal_code_num is None:
-            return []
-        ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num).select_related("territory")
-        return [facts.PostalRow(start=r.start, end=r.end, territory=_territory_row(r.territory)) for r in ranges]
+        return [facts.PostalRow(start=row[2], end=row[3], territory=_territory_of(row)) for row in found if row[0] == "postal"]
 
     def city() -> list[facts.PlaceRow]:
-        rows = TerritoryCity.objects.filter(key=city_key).select_related("territory") if city_key else []
-        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
+        return [facts.PlaceRow(id=row[1], name=row[4], key=row[5], territory=_territory_of(row)) for row in found if row[0] == "city"]
 
     def regions() -> list[facts.PlaceRow]:
-        nonlocal vocabulary
-        if not region_key:
-            return []
-        vocabulary = vocabulary or vocabulary_active()
-        rows = TerritoryRegion.objects.filter(key__in=vocabulary.region_keys(region_key)).select_related("territory")
-        return [facts.PlaceRow(id=r.pk, name=r.name, key=r.key, territory=_territory_row(r.territory)) for r in rows]
+        return [facts.PlaceRow(id=row[1], name=row[4], key=row[5], territory=_territory_of(row)) for row in found if row[0] == "region"]
 
     return facts.territory_pick(
         postal=postal,
@@ -236,9 +232,53 @@ def territory_for(
     )
 
 
-def _territory_row(territory: Territory) -> facts.TerritoryRow:
-    """A territory as `core.facts` chooses among them (what a lead's `TerritoryFact` carries)."""
-    return facts.TerritoryRow(id=territory.pk, name=territory.name, owner_rep_id=territory.owner_rep_id, owner_pool_id=territory.owner_pool_id)
+_TERRITORY_ROW = ("row_kind", "row_id", "row_start", "row_end", "row_name", "row_key", "row_territory_id", "row_territory_name", "row_rep_id", "row_pool_id")
+
+
+def _territory_rows(*, postal_code_num: int | None, city_key: str, region_keys: Iterable[str]) -> list[tuple]:
+    """Every postal range, city and region row a lead could be placed by, with its territory: ONE query (a union of
+    the kinds asked for), rows shaped as `_TERRITORY_ROW`. `core.facts.territory_pick` then chooses among them."""
+
+    def shaped(qs: QuerySet, kind: str, **columns: object) -> QuerySet:
+        blank = {"row_start": None, "row_end": None, "row_name": "", "row_key": ""}
+        values = {**blank, **columns}
+        return (
+            qs.order_by()
+            .annotate(
+                row_kind=Value(kind, output_field=models.CharField()),
+                row_id=F("id"),
+                row_start=_constant_or(values["row_start"], models.IntegerField()),
+                row_end=_constant_or(values["row_end"], models.IntegerField()),
+                row_name=_constant_or(values["row_name"], models.CharField()),
+                row_key=_constant_or(values["row_key"], models.CharField()),
+                row_territory_id=F("territory_id"),
+                row_territory_name=F("territory__name"),
+                row_rep_id=F("territory__owner_rep_id"),
+                row_pool_id=F("territory__owner_pool_id"),
+            )
+            .values_list(*_TERRITORY_ROW)
+        )
+
+    parts = []
+    if postal_code_num is not None:
+        ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num)
+        parts.append(shaped(ranges, "postal", row_start=F("start"), row_end=F("end")))
+    if city_key:
+        parts.append(shaped(TerritoryCity.objects.filter(key=city_key), "city", row_name=F("name"), row_key=F("key")))
+    region_keys = list(region_keys)
+    if region_keys:
+        parts.append(shaped(TerritoryRegion.objects.filter(key__in=region_keys), "region", row_name=F("name"), row_key=F("key")))
+    if not parts:
+        return []
+    return list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
+
+
+def _constant_or(value: object, field: models.Field) -> object:
+    return value if hasattr(value, "resolve_expression") else Value(value, output_field=field)
+
+
+def _territory_of(row: tuple) -> facts.TerritoryRow:
+    return facts.TerritoryRow(id=row[6], name=row[7], owner_rep_id=row[8], owner_pool_id=row[9])
 
 
 def postal_range_conflicts(*, territory: Territory, ranges: Sequence[tuple[int, int]], limit_per_range: int = 3) -> dict[int, list[PostalRange]]:
