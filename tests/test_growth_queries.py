@@ -202,15 +202,21 @@ def test_domain_lists_hold_parents_and_exceptions_alike_in_bulk(demo):
     source = IntakeSourceFactory()
     vip, free = DomainList.objects.get(name="VIP"), DomainList.objects.get(name="Free mail")
     DomainListEntry.objects.create(domain_list=vip, domain="oddzial.bigbank.example", is_exception=True)
+    shops = DomainList.objects.create(name="Sklepy")
+    DomainListEntry.objects.create(domain_list=shops, domain="żabka.pl")  # stored as Unicode
+    DomainListEntry.objects.create(domain_list=shops, domain="xn--mrwka-1ta.pl")  # kept from before as an A-label
     leads = [
         stored(source, email="a@centrala.bigbank.example"),  # a parent is on the VIP list
         stored(source, email="b@x.oddzial.bigbank.example"),  # ... but this branch is an exception
         stored(source, email="c@gmail.com"),  # the built-in free-mail package
+        stored(source, email="d@sklep.ŻABKA.pl"),
+        stored(source, email="e@mrówka.pl"),
     ]
     bulk = bulk_facts(leads)
     assert [bulk[lead.pk].domain_list_ids for lead in leads] == [lead_facts(lead).domain_list_ids for lead in leads]
     assert vip.pk in bulk[leads[0].pk].domain_list_ids and vip.pk not in bulk[leads[1].pk].domain_list_ids
     assert free.pk in bulk[leads[2].pk].domain_list_ids
+    assert shops.pk in bulk[leads[3].pk].domain_list_ids and shops.pk in bulk[leads[4].pk].domain_list_ids
 
 
 def test_repeat_lead_counts_only_earlier_leads_newest_first_alike_in_bulk(demo, kasia, marek):
