@@ -236,7 +236,7 @@ class TestDatabaseDropped:
     @pytest.mark.parametrize("error", [OperationalError("server closed the connection unexpectedly"), InterfaceError("connection already closed")])
     def test_a_database_error_mid_intake_is_a_json_503_with_retry_after_and_nothing_partial(self, demo, website, error):
         client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {website[1]}")
-        with mock.patch("flows.services.leads.lead_route", side_effect=error):
+        with mock.patch("flows.services.leads.lead_route_decide", side_effect=error):
             response = client.post(URL, data=json.dumps({"email": "zofia@fabryka-okien.example"}), content_type="application/json")
         body = assert_json_error(response, 503)
         assert "server closed" not in json.dumps(body)
@@ -254,29 +254,30 @@ class TestDatabaseDropped:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_connection_terminated_mid_intake_on_postgresql_is_a_json_503_and_nothing_partial(demo, website):
-    """pg_terminate_backend from a second connection while intake is inside its transaction."""
+    """pg_terminate_backend from a second connection while intake is inside its transaction: after the lead and its
+    first events are written, as the rule's actions begin."""
     import psycopg
 
-    from routing.services import assignment
+    from flows.services import leads
 
     settings_dict = connection.settings_dict
     conninfo = psycopg.conninfo.make_conninfo(
         dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432
     )
-    real_route = assignment.lead_route
+    real_actions = leads.rule_actions_carry_out
     killed = threading.Event()
 
-    def route_after_the_connection_is_killed(*, lead, now, **kwargs):
+    def actions_after_the_connection_is_killed(**kwargs):
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
         with psycopg.connect(conninfo, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(%s)", [pid])
         killed.set()
-        return real_route(lead=lead, now=now, **kwargs)
+        return real_actions(**kwargs)
 
     client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {website[1]}")
-    with mock.patch("flows.services.leads.lead_route", side_effect=route_after_the_connection_is_killed):
+    with mock.patch("flows.services.leads.rule_actions_carry_out", side_effect=actions_after_the_connection_is_killed):
         response = client.post(URL, data=json.dumps({"email": "zofia@fabryka-okien.example", "source": "demo_request"}), content_type="application/json")
     assert killed.is_set()
     assert_json_error(response, 503)
