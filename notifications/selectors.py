@@ -7,6 +7,7 @@ the earlier leads and the lead's language in `routing.selectors` (routing's fact
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +35,7 @@ def phone_normalise(phone: str) -> str:
     return re.sub(r"[^\d+]", "", phone or "")
 
 
-def _channels_version_part(q) -> tuple[list[str], list]:
+def _channels_version_part(q: Callable[[str], str]) -> tuple[list[str], list]:
     profile = CompanyProfile._meta.db_table
     # The company profile is one small row: its content is its version.
     content = f"(SELECT {q('name')} || '|' || {q('website')} || '|' || {q('phone')} FROM {q(profile)} WHERE id = %s)"
@@ -102,6 +103,7 @@ def rep_routes(*, rep: Rep, channel: Channel | None = None, every: bool = False,
     every kind the rep asked for that works, else e-mail. `defaults`: `channel_defaults()` read once by the
     caller (else each kind is looked up).
     """
+
     def default_of(kind: str) -> Channel | None:
         return defaults.get(kind) if defaults is not None else channel_default(kind=kind)
 

@@ -1,8 +1,8 @@
 """The deployment as documented: deploy/release.sh (migrate, createcachetable, compilemessages, collectstatic,
 check --deploy) with deploy/production.env on a fresh database, then gunicorn with deploy/gunicorn.conf.py.
 
-Real processes on 127.0.0.1 (ports 8110-8119), a temporary SQLite database and STATIC_ROOT; whatever
-database the suite runs on, the server gets its own. Checks: `check --deploy` prints no issue, the admin's
+Real processes on 127.0.0.1 (ports 8110-8119; DEPLOY_PORT_BASE moves them), a temporary SQLite database and
+STATIC_ROOT; whatever database the suite runs on, the server gets its own. Checks: `check --deploy` prints no issue, the admin's
 CSS is served, `/health/` is green JSON, and answers 503 naming the database when the database is gone.
 """
 
@@ -24,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = ROOT / "deploy" / "production.env"
-PORTS = range(8110, 8120)
+PORT_BASE = int(os.environ.get("DEPLOY_PORT_BASE", "8110"))  # another checkout running these at once: move them
+PORTS = range(PORT_BASE, PORT_BASE + 10)
 HOST = "leads.example.com"  # deploy/production.env's host
 
 
@@ -62,7 +63,7 @@ def free_port() -> int:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    pytest.skip("no free port in 8110-8119")
+    pytest.skip(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:

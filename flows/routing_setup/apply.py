@@ -256,7 +256,9 @@ def _score_rules_apply(run: _Import) -> None:
         rule = existing.get(s["name"]) or ScoreRule(name=s["name"])
         rule.points, rule.is_active, rule.match, rule.position = s["points"], s["is_active"], s["match"], position
         conditions = [
-            ScoreCondition(field=c["field"], operator=c["operator"], value=c["value"], domain_list=run.lists.get(c["domain_list"]) if c["domain_list"] else None)
+            ScoreCondition(
+                field=c["field"], operator=c["operator"], value=c["value"], domain_list=run.lists.get(c["domain_list"]) if c["domain_list"] else None
+            )
             for c in s["conditions"]
         ]
         score_rule_save(rule=rule, conditions=conditions)

@@ -1,205 +1,37 @@
-"""Reading a routing document: every value of every item, typed and resolved, into a plan (flows.routing_setup.document).
+"""Reading a routing document: every section, item by item, typed and resolved, into a plan (flows.routing_setup.document).
 
-`_Reader` reads one value at a time and notes each problem with where it is ("rules[3] “VIP”: ..."); `_Refs`
-resolves the names an item refers to (a rep's e-mail, a pool, a domain list, a channel, a calendar) against the
-document and the database. Reading never stops at a problem, so one pass lists them all; rules about the whole
-document (names once per section, one fallback pool, postal ranges that overlap...) are flows.routing_setup.check's.
+One reader per section; each value is read by flows.routing_setup.values (`Reader` notes each problem with where it
+is, `Refs` resolves the names an item refers to). Reading never stops at a problem, so one pass lists them all;
+rules about the whole document (names once per section, one fallback pool, postal ranges that overlap...) are
+flows.routing_setup.check's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
-from datetime import date, time
+from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import models
 from django.utils.translation import gettext as _
 
 from core.engine import condition_errors
 from core.models import ConditionBase, Match
 from core.scoring import SCORE_FIELD
 from flows.routing_setup.document import SECTIONS, VERSION, Plan
+from flows.routing_setup.values import Item, Reader, Refs, max_length
 from notifications.models import Channel
-from reps.csv_files import domain_is_valid, domain_normalise, postal_range_parse
+from reps.csv_files import postal_range_parse
 from reps.models import Account, DomainList, Pool, Rep, Territory
 from routing.models import Priority, Rule, RuleAction, RuleCondition, ScoreRule
 from sla.models import BusinessCalendar, CalendarDay, EscalationStep, SlaPolicy
 
-Item = dict[str, Any]
 
-
-def _max_length(model: type[models.Model], field: str) -> int:
-    return model._meta.get_field(field).max_length
-
-
-class _Reader:
-    """Reads the document's values, noting every problem with where it is ("rules[3] “VIP”: target_rep ...")."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
-
-    def items(self, document: dict[str, Any], section: str) -> list[tuple[str, Item]]:
-        value = document.get(section, [])
-        if not isinstance(value, list):
-            self.problem(section, _("must be a list"))
-            return []
-        out = []
-        for i, item in enumerate(value):
-            name = item.get("name") if isinstance(item, dict) else None
-            where = f"{section}[{i}]" + (f" “{name}”" if isinstance(name, str) and name else "")
-            if not isinstance(item, dict):
-                self.problem(where, _("must be an object"))
-                continue
-            out.append((where, item))
-        return out
-
-    def sub_items(self, item: Item, key: str, where: str) -> list[tuple[str, Item]]:
-        value = item.get(key, [])
-        if not isinstance(value, list):
-            self.problem(f"{where}.{key}", _("must be a list"))
-            return []
-        out = []
-        for i, sub in enumerate(value):
-            if isinstance(sub, dict):
-                out.append((f"{where}.{key}[{i}]", sub))
-            else:
-                self.problem(f"{where}.{key}[{i}]", _("must be an object"))
-        return out
-
-    def text(self, item: Item, key: str, where: str, *, required: bool = False, max_length: int | None = None, null: bool = False) -> str | None:
-        value = item.get(key)
-        if value is None:
-            if required:
-                self.problem(where, _("“%(key)s” is required") % {"key": key})
-            return None if null else ""
-        if not isinstance(value, str):
-            self.problem(where, _("“%(key)s” must be text") % {"key": key})
-            return None if null else ""
-        value = value.strip() if key == "name" else value
-        if required and not value:
-            self.problem(where, _("“%(key)s” must not be empty") % {"key": key})
-        if max_length and len(value) > max_length:
-            self.problem(where, _("“%(key)s” is longer than %(max)d characters") % {"key": key, "max": max_length})
-        return value
-
-    def number(self, item: Item, key: str, where: str, *, null: bool = False, default: int | None = None, maximum: int = 2_147_483_647) -> int | None:
-        value = item.get(key, default)
-        if value is None:
-            if not null:
-                self.problem(where, _("“%(key)s” is required") % {"key": key})
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-            self.problem(where, _("“%(key)s” must be a whole number from 0 to %(max)d") % {"key": key, "max": maximum})
-            return default
-        return value
-
-    def flag(self, item: Item, key: str, where: str, *, default: bool) -> bool:
-        value = item.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(where, _("“%(key)s” must be true or false") % {"key": key})
-            return default
-        return value
-
-    def choice(self, item: Item, key: str, where: str, choices: Collection[str], *, null: bool = False, blank: bool = False, default: Any = None) -> Any:
-        value = item.get(key, default)
-        if value is None and null:
-            return None
-        if value == "" and blank:
-            return ""
-        if value not in choices:
-            self.problem(where, _("“%(key)s” must be one of %(choices)s, not %(value)r") % {"key": key, "choices": ", ".join(choices), "value": value})
-            return None
-        return value
-
-    def mapping(self, item: Item, key: str, where: str) -> dict[str, Any]:
-        value = item.get(key, {})
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(where, _("“%(key)s” must be an object") % {"key": key})
-            return {}
-        return value
-
-    def strings(self, item: Item, key: str, where: str) -> list[str]:
-        value = item.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(where, _("“%(key)s” must be a list of text") % {"key": key})
-            return []
-        return [v.strip() for v in value if v.strip()]
-
-    def clock(self, item: Item, key: str, where: str, *, null: bool = False) -> time | None:
-        value = item.get(key)
-        if value is None and null:
-            return None
-        try:
-            return time.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.problem(where, _("“%(key)s” must be a time such as 08:00") % {"key": key})
-            return None
-
-    def domains(self, item: Item, key: str, where: str) -> list[str]:
-        """Normalised domains, in order; a value that is not a domain is a problem."""
-        out = []
-        for text in self.strings(item, key, where):
-            domain = domain_normalise(text)
-            if domain_is_valid(domain):
-                out.append(domain)
-            else:
-                self.problem(where, _("“%(value)s” is not a domain") % {"value": text})
-        return out
-
-
-class _Refs:
-    """Names the document may refer to: what it defines, plus what the database already has."""
-
-    def __init__(self, document: dict[str, Any], reader: _Reader) -> None:
-        self.reader = reader
-        self.reps = {r.email.lower(): r for r in Rep.objects.all()}
-
-        def names(section: str, model: type[models.Model]) -> set[str]:
-            in_doc = {i.get("name") for i in document.get(section, []) or [] if isinstance(i, dict)}
-            return in_doc | set(model.objects.values_list("name", flat=True))
-
-        self.pools = names("pools", Pool)
-        self.lists = names("domain_lists", DomainList)
-        self.channels = names("channels", Channel)
-        self.calendars = names("calendars", BusinessCalendar)
-
-    def rep(self, item: Item, key: str, where: str, *, required: bool = False) -> str | None:
-        email = item.get(key)
-        if email in (None, ""):
-            if required:
-                self.reader.problem(where, _("“%(key)s” (a rep's e-mail) is required") % {"key": key})
-            return None
-        if not isinstance(email, str) or email.lower() not in self.reps:
-            self.reader.problem(
-                where,
-                _("no rep has the e-mail “%(email)s” in this database (create the reps first: manage.py import_csv reps FILE)") % {"email": email},
-            )
-            return None
-        return email.lower()
-
-    def named(self, item: Item, key: str, where: str, known: set[str], what: str, *, required: bool = False) -> str | None:
-        name = item.get(key)
-        if name in (None, ""):
-            if required:
-                self.reader.problem(where, _("“%(key)s” is required") % {"key": key})
-            return None
-        if name not in known:
-            self.reader.problem(where, _("there is no %(what)s named “%(name)s”") % {"what": what, "name": name})
-            return None
-        return name
-
-
-def _conditions(reader: _Reader, refs: _Refs, item: Item, where: str) -> list[Item]:
+def _conditions(reader: Reader, refs: Refs, item: Item, where: str) -> list[Item]:
     out = []
     for cwhere, c in reader.sub_items(item, "conditions", where):
         operator = reader.choice(c, "operator", cwhere, ConditionBase.Operator.values)
-        field = reader.text(c, "field", cwhere, max_length=_max_length(RuleCondition, "field"))
+        field = reader.text(c, "field", cwhere, max_length=max_length(RuleCondition, "field"))
         value = reader.text(c, "value", cwhere)
         domain_list = refs.named(c, "domain_list", cwhere, refs.lists, _("domain list"))
         if operator:
@@ -212,11 +44,11 @@ def _conditions(reader: _Reader, refs: _Refs, item: Item, where: str) -> list[It
 # One reader per section: (reader, refs, the section's items as (where, item)) -> the plan's items.
 
 
-def _reps(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _reps(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, r in items:
         email = refs.rep(r, "email", where, required=True)
-        languages = reader.text(r, "languages", where, max_length=_max_length(Rep, "languages"))
+        languages = reader.text(r, "languages", where, max_length=max_length(Rep, "languages"))
         notify_via = r.get("notify_via", [])
         if not isinstance(notify_via, list) or not all(isinstance(v, str) for v in notify_via):
             reader.problem(where, _("“notify_via” must be a list of channel kinds"))
@@ -235,13 +67,13 @@ def _reps(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> li
     return out
 
 
-def _channels(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _channels(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, c in items:
         out.append(
             {
                 "where": where,
-                "name": reader.text(c, "name", where, required=True, max_length=_max_length(Channel, "name")),
+                "name": reader.text(c, "name", where, required=True, max_length=max_length(Channel, "name")),
                 "kind": reader.choice(c, "kind", where, Channel.Kind.values),
                 "config": reader.mapping(c, "config", where),
                 "is_active": reader.flag(c, "is_active", where, default=True),
@@ -253,11 +85,11 @@ def _channels(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -
     return out
 
 
-def _domain_lists(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _domain_lists(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     return [
         {
             "where": where,
-            "name": reader.text(dl, "name", where, required=True, max_length=_max_length(DomainList, "name")),
+            "name": reader.text(dl, "name", where, required=True, max_length=max_length(DomainList, "name")),
             "kind": reader.choice(dl, "kind", where, DomainList.Kind.values, default=DomainList.Kind.CUSTOM),
             "domains": list(dict.fromkeys(reader.domains(dl, "domains", where))),
             "builtin": reader.choice(dl, "builtin", where, DomainList.Builtin.values, blank=True, default=""),
@@ -267,7 +99,7 @@ def _domain_lists(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]
     ]
 
 
-def _pools(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _pools(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, p in items:
         members, seen = [], set()
@@ -280,7 +112,7 @@ def _pools(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
         out.append(
             {
                 "where": where,
-                "name": reader.text(p, "name", where, required=True, max_length=_max_length(Pool, "name")),
+                "name": reader.text(p, "name", where, required=True, max_length=max_length(Pool, "name")),
                 "fallback_rep": refs.rep(p, "fallback_rep", where),
                 "is_fallback": reader.flag(p, "is_fallback", where, default=False),
                 "members": members,
@@ -289,11 +121,11 @@ def _pools(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
     return out
 
 
-def _on_duty_rota(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _on_duty_rota(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     return [{"where": where, "weekday": reader.number(d, "weekday", where, maximum=6), "rep": refs.rep(d, "rep", where, required=True)} for where, d in items]
 
 
-def _territories(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _territories(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, t in items:
         owner_rep = refs.rep(t, "owner_rep", where)
@@ -314,7 +146,7 @@ def _territories(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]
         out.append(
             {
                 "where": where,
-                "name": reader.text(t, "name", where, required=True, max_length=_max_length(Territory, "name")),
+                "name": reader.text(t, "name", where, required=True, max_length=max_length(Territory, "name")),
                 "owner_rep": owner_rep,
                 "owner_pool": owner_pool,
                 "regions": list(dict.fromkeys(regions)),
@@ -325,11 +157,11 @@ def _territories(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]
     return out
 
 
-def _accounts(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _accounts(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     return [
         {
             "where": where,
-            "name": reader.text(a, "name", where, required=True, max_length=_max_length(Account, "name")),
+            "name": reader.text(a, "name", where, required=True, max_length=max_length(Account, "name")),
             "manager": refs.rep(a, "manager", where, required=True),
             "domains": reader.domains(a, "domains", where),  # a domain of two accounts (or twice in one) is check's
         }
@@ -337,7 +169,7 @@ def _accounts(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -
     ]
 
 
-def _rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _rules(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, r in items:
         target = reader.choice(r, "target", where, Rule.Target.values)
@@ -353,7 +185,7 @@ def _rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
                     "channel": refs.named(a, "channel", awhere, refs.channels, _("channel")),
                     "recipient": recipient or "",
                     "recipient_rep": refs.rep(a, "recipient_rep", awhere, required=recipient == RuleAction.Recipient.REP),
-                    "template": reader.text(a, "template", awhere, max_length=_max_length(RuleAction, "template")),
+                    "template": reader.text(a, "template", awhere, max_length=max_length(RuleAction, "template")),
                     "text": reader.text(a, "text", awhere),
                     "config": reader.mapping(a, "config", awhere),
                 }
@@ -361,7 +193,7 @@ def _rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
         out.append(
             {
                 "where": where,
-                "name": reader.text(r, "name", where, required=True, max_length=_max_length(Rule, "name")),
+                "name": reader.text(r, "name", where, required=True, max_length=max_length(Rule, "name")),
                 "is_active": reader.flag(r, "is_active", where, default=True),
                 "match": reader.choice(r, "match", where, Match.values, default=Match.ALL),
                 "target": target,
@@ -374,7 +206,7 @@ def _rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> l
     return out
 
 
-def _points(reader: _Reader, item: Item, where: str) -> int:
+def _points(reader: Reader, item: Item, where: str) -> int:
     """A score rule's points: a whole number, negative ones taking points away."""
     value = item.get("points")
     if isinstance(value, bool) or not isinstance(value, int) or not -1_000_000 <= value <= 1_000_000:
@@ -383,7 +215,7 @@ def _points(reader: _Reader, item: Item, where: str) -> int:
     return value
 
 
-def _score_rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _score_rules(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, s in items:
         conditions = _conditions(reader, refs, s, where)
@@ -393,7 +225,7 @@ def _score_rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]
         out.append(
             {
                 "where": where,
-                "name": reader.text(s, "name", where, required=True, max_length=_max_length(ScoreRule, "name")),
+                "name": reader.text(s, "name", where, required=True, max_length=max_length(ScoreRule, "name")),
                 "points": _points(reader, s, where),
                 "is_active": reader.flag(s, "is_active", where, default=True),
                 "match": reader.choice(s, "match", where, Match.values, default=Match.ALL),
@@ -403,10 +235,10 @@ def _score_rules(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]
     return out
 
 
-def _calendars(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _calendars(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, c in items:
-        zone = reader.text(c, "time_zone", where, required=True, max_length=_max_length(BusinessCalendar, "time_zone"))
+        zone = reader.text(c, "time_zone", where, required=True, max_length=max_length(BusinessCalendar, "time_zone"))
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -433,7 +265,7 @@ def _calendars(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) 
         out.append(
             {
                 "where": where,
-                "name": reader.text(c, "name", where, required=True, max_length=_max_length(BusinessCalendar, "name")),
+                "name": reader.text(c, "name", where, required=True, max_length=max_length(BusinessCalendar, "name")),
                 "time_zone": zone,
                 "holidays_country": reader.text(c, "holidays_country", where, max_length=2),
                 "opening_hours": hours,
@@ -443,7 +275,7 @@ def _calendars(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) 
     return out
 
 
-def _sla_policies(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
+def _sla_policies(reader: Reader, refs: Refs, items: Iterable[tuple[str, Item]]) -> list[Item]:
     out = []
     for where, p in items:
         steps = []
@@ -459,13 +291,13 @@ def _sla_policies(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]
         out.append(
             {
                 "where": where,
-                "name": reader.text(p, "name", where, required=True, max_length=_max_length(SlaPolicy, "name")),
+                "name": reader.text(p, "name", where, required=True, max_length=max_length(SlaPolicy, "name")),
                 "is_active": reader.flag(p, "is_active", where, default=True),
                 "match": reader.choice(p, "match", where, Match.values, default=Match.ALL),
                 "priority": reader.choice(p, "priority", where, Priority.values, null=True),
                 "response_minutes": reader.number(p, "response_minutes", where, null=True),
                 "calendar": refs.named(p, "calendar", where, refs.calendars, _("calendar"), required=True),
-                "autoresponse_template": reader.text(p, "autoresponse_template", where, max_length=_max_length(SlaPolicy, "autoresponse_template")),
+                "autoresponse_template": reader.text(p, "autoresponse_template", where, max_length=max_length(SlaPolicy, "autoresponse_template")),
                 "conditions": _conditions(reader, refs, p, where),
                 "steps": steps,
             }
@@ -473,7 +305,7 @@ def _sla_policies(reader: _Reader, refs: _Refs, items: Iterable[tuple[str, Item]
     return out
 
 
-_SECTION_READERS: dict[str, Callable[[_Reader, _Refs, Iterable[tuple[str, Item]]], list[Item]]] = {
+_SECTION_READERS: dict[str, Callable[[Reader, Refs, Iterable[tuple[str, Item]]], list[Item]]] = {
     "reps": _reps,
     "channels": _channels,
     "domain_lists": _domain_lists,
@@ -488,7 +320,7 @@ _SECTION_READERS: dict[str, Callable[[_Reader, _Refs, Iterable[tuple[str, Item]]
 }
 
 
-def _rota_items(reader: _Reader, document: dict[str, Any]) -> list[tuple[str, Item]]:
+def _rota_items(reader: Reader, document: dict[str, Any]) -> list[tuple[str, Item]]:
     """The rota's days: its items have no name, and a missing or null rota is an empty one."""
     out = []
     for i, d in enumerate(document.get("on_duty_rota", []) or []):
@@ -502,7 +334,7 @@ def _rota_items(reader: _Reader, document: dict[str, Any]) -> list[tuple[str, It
 
 def document_read(document: Any) -> tuple[Plan, list[str]]:
     """Read every part of the document: the plan (references resolved to keys) and every problem found on the way."""
-    reader = _Reader()
+    reader = Reader()
     if not isinstance(document, dict):
         return {}, [_("The document must be a JSON object with a “version”.")]
     if document.get("version") != VERSION:
@@ -513,7 +345,7 @@ def document_read(document: Any) -> tuple[Plan, list[str]]:
     for key in document:
         if key not in SECTIONS and key not in ("version", "exported_at"):
             reader.problem(key, _("unknown section"))
-    refs = _Refs(document, reader)
+    refs = Refs(document, reader)
     plan: Plan = {}
     for section in SECTIONS:
         items = _rota_items(reader, document) if section == "on_duty_rota" else reader.items(document, section)
