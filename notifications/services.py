@@ -5,7 +5,13 @@ Notifications only send: the lead's own data (tasks, notes, tags, closing it) is
 Nothing here talks to the network. Each message is an `OutboxMessage` row with a unique key
 (lead:event:channel:recipient), written in the transaction of the event that caused it; after commit a
 django-q2 task is enqueued to send it (`notifications.tasks.outbox_send`). If the transaction rolls back,
-neither the row nor the task exist.
+neither the row nor the task exist. At intake the rows wait in the lead's row batch (`routing.batch`) and go in one
+INSERT per table.
+
+Over 500 lines on purpose: every message the product sends to a person is composed and queued here (a rule's
+notify / e-mail / webhook, an SLA step, the owner's notice, the team leads' alert, the lead's own e-mail, a test
+post), on one set of helpers (routes, payloads, dedupe keys, the history line). Split by sender, each part would
+need the same helpers and a reader would chase one message across modules.
 """
 
 import logging

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -72,7 +73,7 @@ def policies_active() -> QuerySet[SlaPolicy]:
     )
 
 
-def _policies_version_part(q) -> tuple[list[str], list]:
+def _policies_version_part(q: Callable[[str], str]) -> tuple[list[str], list]:
     parts: list[str] = []
     for model in (SlaPolicy, BusinessCalendar):
         parts += table_fingerprint(q, model._meta.db_table, updated_at="updated_at")

@@ -1,21 +1,18 @@
-"""One home for a lead's facts (issue 9, build item 3): the what-if replay's batch loader
-(`routing.replay.load.FactsCache`) must give a stored lead the facts intake gave it (`routing.ruleset.lead_facts`,
+"""One home for a lead's facts (issue 9, build item 3): the what-if replay's bulk loader
+(`routing.replay.facts.FactsBulk`) must give a stored lead the facts intake gave it (`routing.ruleset.lead_facts`,
 `routing.selectors.lead_repeat`), explanation lines included, or the replay explains a lead differently from its
 own history.
 
-Found in the issue 9 audit: `FactsCache.base` looks the territory up without the region as typed (and keys it by
-the folded region only), so the replay's territory line shows the folded spelling: a lead that typed “Śląskie”
-reads region “slaskie” (Śląskie) in the what-if drill-down where its own history says region Śląskie. Marked xfail (strict) until routing/replay/load.py is fixed: it then
-passes, and the marker must go.
+Found in the issue 9 audit: the old loader looked the territory up without the region as typed, so the replay's
+territory line showed the folded spelling (a lead that typed “Śląskie” read region “slaskie” (Śląskie) in the
+what-if drill-down where its own history says region Śląskie). The bulk loader reads it as intake does.
 """
 
 import json
 from dataclasses import replace
 
-import pytest
-
 from routing.models import Lead
-from routing.replay.load import FactsCache
+from routing.replay.facts import FactsBulk as FactsCache
 from routing.ruleset import lead_facts
 from routing.selectors import lead_repeat
 
@@ -56,7 +53,6 @@ def test_the_replay_rebuilds_the_facts_and_the_earlier_leads_intake_saw(api, dem
         assert cache.repeat(lead, lambda _lead_id, owner_id: owner_id) == lead_repeat(lead=lead), lead.email
 
 
-@pytest.mark.xfail(strict=True, reason="routing/replay/load.py FactsCache.base: territory_for without region= (the region as typed)")
 def test_the_replay_explains_the_territory_with_the_region_as_typed_like_intake(api, demo):
     leads = _stored(api, TYPED_REGIONS)
     cache = FactsCache(leads)

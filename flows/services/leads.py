@@ -157,7 +157,7 @@ def _autorespond(*, lead: Lead, reply: Autoresponse) -> None:
     lead_autorespond(lead=lead, template=reply.template, context=reply.context, event_key=reply.event_key)
 
 
-def _activity_line(*, kind: str, outcome: str):
+def _activity_line(*, kind: str, outcome: str) -> str:
     """ "Call: no answer" for the history, the kind in the reader's language (the outcome as the rep wrote it)."""
     label = Activity.Kind(kind).label
     return _("%(kind)s: %(outcome)s") % {"kind": label, "outcome": outcome} if outcome else _("%(kind)s") % {"kind": label}

@@ -77,7 +77,7 @@ def _rule_model(compiled: engine.CompiledRule) -> Rule:
     return rule
 
 
-def rule_hit_add(*, rule_id: int, at) -> None:
+def rule_hit_add(*, rule_id: int, at: datetime) -> None:
     """Count a hit of the rule, in the caller's transaction: one short UPDATE. Intake calls it as the last
     statement before its commit, so the rule's row lock is held only for the commit itself, and the hit
     commits (or rolls back) with the lead: no commit of its own. F(): concurrent hits are not lost; update()
