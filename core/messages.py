@@ -32,6 +32,7 @@ PARAMS = "p"
 JOINED = "j"
 SEPARATOR = "s"
 _PLAIN = (str, int, float, bool, type(None))
+_UNKNOWN = object()  # "ask get_language()" (None is a language here: translation deactivated)
 
 
 class Message(str):
@@ -46,16 +47,26 @@ class Message(str):
     language: str | None
 
     @classmethod
-    def _make(cls, text: str, *, msgid: str | None = None, params: Mapping[str, Any] | None = None, parts: tuple | None = None, sep: str = "") -> Message:
+    def _make(
+        cls,
+        text: str,
+        *,
+        msgid: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        parts: tuple | None = None,
+        sep: str = "",
+        language: str | None | object = _UNKNOWN,
+    ) -> Message:
         made = super().__new__(cls, text)
-        made.msgid, made.params, made.parts, made.sep, made.language = msgid, params, parts, sep, get_language()
+        made.msgid, made.params, made.parts, made.sep = msgid, params, parts, sep
+        made.language = get_language() if language is _UNKNOWN else language
         return made
 
     # ------------------------------------------------------------------ rendering
 
-    def render(self) -> str:
-        """The text in the active language (a plain str)."""
-        if self.language == get_language():
+    def render(self, language: str | None | object = _UNKNOWN) -> str:
+        """The text in the active language (a plain str); `language`: the active one, when the caller knows it."""
+        if self.language == (get_language() if language is _UNKNOWN else language):
             return str.__str__(self)
         if self.parts is not None:
             return self.sep.join(_text(part) for part in self.parts)
@@ -73,8 +84,11 @@ class Message(str):
         if self.msgid is None or self.params is not None or not isinstance(params, Mapping):
             return str.__mod__(self, params)  # a positional format: plain text, as gettext gave it
         params = dict(params)
-        translated = str.__str__(self) if self.language == get_language() else gettext(self.msgid)
-        return Message._make(str.__mod__(translated, {k: _arg(v) for k, v in params.items()}), msgid=self.msgid, params=params)
+        language = get_language()  # once: asked through a thread-local, it costs more than the formatting
+        translated = str.__str__(self) if self.language == language else _translated(self.msgid, language)
+        return Message._make(
+            str.__mod__(translated, {k: _arg(v, language) for k, v in params.items()}), msgid=self.msgid, params=params, language=language
+        )
 
     def __add__(self, other: object) -> Message:
         if not isinstance(other, str):
@@ -98,7 +112,24 @@ class Message(str):
 
 def message(msgid: str) -> Message:
     """gettext that remembers: the translation now, and the msgid to translate again for another reader."""
-    return Message._make(gettext(msgid) if msgid else "", msgid=msgid)
+    language = get_language()
+    return Message._make(_translated(msgid, language) if msgid else "", msgid=msgid, language=language)
+
+
+# gettext's answer per (language, msgid): the catalogues do not change while a process runs, and a routed lead builds
+# about a hundred Messages (one per condition checked), the what-if replay a hundred per replayed lead.
+_TRANSLATED: dict[tuple[str | None, str], str] = {}
+_TRANSLATED_MAX = 20_000
+
+
+def _translated(msgid: str, language: str | None) -> str:
+    key = (language, msgid)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        found = gettext(msgid)
+        if len(_TRANSLATED) < _TRANSLATED_MAX:
+            _TRANSLATED[key] = found
+    return found
 
 
 def join(separator: str, items: Iterable[object]) -> Message:
@@ -193,12 +224,13 @@ def _from_lazy(value: Promise) -> object:
     return str(value)
 
 
-def _arg(value: object) -> object:
-    """A parameter as `%` gets it: Messages, lists and lazy strings as text in the active language."""
+def _arg(value: object, language: str | None | object = None) -> object:
+    """A parameter as `%` gets it: Messages, lists and lazy strings as text in the active language (`language`,
+    when the caller has asked for it already)."""
     if isinstance(value, Message):
-        return value.render()
+        return value.render(language) if language is not None else value.render()
     if isinstance(value, list | tuple):
-        return ", ".join(str(_arg(item)) for item in value)
+        return ", ".join(str(_arg(item, language)) for item in value)
     if isinstance(value, Promise):
         return str(value)
     return value
