@@ -11,9 +11,10 @@ The explanation is read by people in two languages: its lines are `core.messages
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from core.condition_tests import _test_of, conditions_test, guards_of
 from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps name them
     _SHOWN_CHARS,
     _SYMBOLS,
@@ -65,9 +66,11 @@ from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps n
     _shown,
     check,
     condition_errors,
+    condition_holds,
     evaluate,
     field_kind,
     field_label,
+    holds,
     rule_target_errors,
     split_values,
     to_number,
@@ -87,6 +90,12 @@ class CompiledRule:
     is_active: bool = True
     target_rep_id: int | None = None
     target_pool_id: int | None = None
+    # Worked out on first use and kept: the conditions as one test (`decide`), the quoted name (`_head`).
+    _test: Callable[[LeadFacts], bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _name_shown: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_test", "_name_shown")}
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,10 @@ class Ruleset:
 
     rules: tuple[CompiledRule, ...] = ()
     version: tuple = ()
+    _plan: tuple | None = field(default=None, init=False, repr=False, compare=False)  # `_plan_of`, made once
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_plan"}
 
 
 @dataclass(frozen=True)
@@ -104,13 +117,63 @@ class RuleCheck:
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
 class Decision:
-    """Exactly one outcome: `rule` is the first active rule that matched and can assign, or None (fallback)."""
+    """Exactly one outcome: `rule` is the first active rule that matched and can assign, or None (fallback).
 
-    rule: CompiledRule | None
-    checks: tuple[RuleCheck, ...]
-    explanation: tuple[str, ...]
+    `checks` (every rule checked, in order, with the condition lines) and `explanation` (one line per rule checked,
+    then the fallback's) are the "why". `decide` finds the rule with the compiled tests alone and leaves the why to
+    be written on first use, from the same tests over the same facts: the answer costs microseconds per rule, the
+    lines (messages in the reader's language) many times that, and only a caller that reads them pays for them.
+    """
+
+    __slots__ = ("rule", "_checks", "_explanation", "_checked", "_facts")
+
+    def __init__(
+        self,
+        rule: CompiledRule | None,
+        checks: tuple[RuleCheck, ...] | None = None,
+        explanation: tuple[str, ...] | None = None,
+        *,
+        rules: tuple[CompiledRule, ...] = (),
+        facts: LeadFacts | None = None,
+    ) -> None:
+        self.rule = rule
+        self._checks, self._explanation = checks, explanation
+        self._checked, self._facts = rules, facts  # the rules up to the one that won (or all), for the why
+
+    @property
+    def checks(self) -> tuple[RuleCheck, ...]:
+        if self._checks is None:
+            self._explain()
+        return self._checks
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        if self._explanation is None:
+            self._explain()
+        return self._explanation
+
+    def _explain(self) -> None:
+        checks: list[RuleCheck] = []
+        explanation: list[str] = []
+        facts = self._facts if self._facts is not None else LeadFacts()
+        for number, rule in enumerate(self._checked, start=1):
+            if not rule.is_active:
+                continue
+            line, check_ = _rule_checked(number, rule, facts)
+            explanation.append(line)
+            checks.append(check_)
+        if self.rule is None:
+            explanation.append(_("No rule matched: the lead goes to the fallback pool."))
+        self._checks = self._checks if self._checks is not None else tuple(checks)
+        self._explanation = self._explanation if self._explanation is not None else tuple(explanation)
+
+    @property
+    def rules_checked(self) -> int:
+        """How many rules were checked (as `len(checks)`, without writing the why)."""
+        if self._checks is not None:
+            return len(self._checks)
+        return sum(1 for rule in self._checked if rule.is_active)
 
     @property
     def target(self) -> str:
@@ -119,6 +182,16 @@ class Decision:
     @property
     def is_fallback(self) -> bool:
         return self.rule is None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return (self.rule, self.checks, self.explanation) == (other.rule, other.checks, other.explanation)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Decision(rule={self.rule!r}, rules_checked={self.rules_checked})"
 
 
 def target_missing(rule: CompiledRule, facts: LeadFacts) -> str | None:
@@ -141,32 +214,78 @@ def target_missing(rule: CompiledRule, facts: LeadFacts) -> str | None:
 def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decision:
     """The first active rule whose conditions hold and whose target exists wins; None means the fallback.
 
-    The explanation lists every rule checked, in order, with the condition that failed or matched.
+    The explanation lists every rule checked, in order, with the condition that failed or matched (written when it
+    is first read: `Decision`).
     """
-    rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
-    checks: list[RuleCheck] = []
-    explanation: list[str] = []
-    for number, rule in enumerate(rules, start=1):
+    if isinstance(ruleset, Ruleset):
+        rules, plan = ruleset.rules, ruleset._plan
+        if plan is None:
+            plan = _plan_of(rules)
+            object.__setattr__(ruleset, "_plan", plan)
+    else:
+        rules = tuple(ruleset)
+        plan = _plan_of(rules)
+    keys: dict[tuple, str | None] = {}  # the lead's key of each guarded field, worked out once per decision
+    for index, rule, test, guards in plan:
+        for slot, key_of, wanted in guards:
+            key = keys.get(slot, _UNKNOWN)
+            if key is _UNKNOWN:
+                try:
+                    key = keys[slot] = key_of(facts)
+                except Exception:  # noqa: BLE001 - the condition's own test would fail the same way: no match
+                    key = keys[slot] = None
+            if key not in wanted:
+                break  # a condition the rule needs does not hold: the next rule
+        else:
+            try:
+                matched = test(facts)
+            except Exception:  # noqa: BLE001 - a broken condition does not hold (its line says why)
+                matched = False
+            if matched and target_missing(rule, facts) is None:
+                return Decision(rule, rules=rules[: index + 1], facts=facts)
+    return Decision(None, rules=rules, facts=facts)
+
+
+_UNKNOWN = object()
+
+
+def _plan_of(rules: tuple[CompiledRule, ...]) -> tuple[tuple, ...]:
+    """(index, rule, test, guards) of each active rule, in order: the rule's conditions as one test, compiled once
+    per rule (a lone condition is its own test), and what a lead needs for the rule to match at all
+    (`core.condition_tests.guards_of`: set lookups that pass over most rules without running their tests)."""
+    plan = []
+    for index, rule in enumerate(rules):
         if not rule.is_active:
             continue
-        holds, lines = evaluate(rule.conditions, rule.match, facts)
-        head = _("Rule %(number)s %(name)s") % {"number": number, "name": _shown(rule.name)}
-        reasons = join("; ", lines)
-        if holds:
-            missing = target_missing(rule, facts)
-            if missing:
-                line = _("%(rule)s: conditions hold (%(reasons)s) but %(missing)s, so the next rule is tried") % {
-                    "rule": head,
-                    "reasons": reasons,
-                    "missing": missing,
-                }
-                explanation.append(line)
-                checks.append(RuleCheck(rule=rule, matched=False, lines=(*lines, missing)))
-                continue
-            explanation.append(_("%(rule)s: matches — %(reasons)s") % {"rule": head, "reasons": reasons})
-            checks.append(RuleCheck(rule=rule, matched=True, lines=tuple(lines)))
-            return Decision(rule=rule, checks=tuple(checks), explanation=tuple(explanation))
-        explanation.append(_("%(rule)s: no match — %(reasons)s") % {"rule": head, "reasons": reasons})
-        checks.append(RuleCheck(rule=rule, matched=False, lines=tuple(lines)))
-    explanation.append(_("No rule matched: the lead goes to the fallback pool."))
-    return Decision(rule=None, checks=tuple(checks), explanation=tuple(explanation))
+        test = rule._test
+        if test is None:
+            test = _test_of(rule.conditions[0]) if len(rule.conditions) == 1 else conditions_test(rule.conditions, rule.match)
+            object.__setattr__(rule, "_test", test)
+        plan.append((index, rule, test, guards_of(rule.conditions, rule.match)))
+    return tuple(plan)
+
+
+def _head(number: int, rule: CompiledRule) -> str:
+    name = rule._name_shown
+    if name is None:  # the rule's quoted name, made once per compiled rule (rendered again for another reader)
+        name = _shown(rule.name)
+        object.__setattr__(rule, "_name_shown", name)
+    return _("Rule %(number)s %(name)s") % {"number": number, "name": name}
+
+
+def _rule_checked(number: int, rule: CompiledRule, facts: LeadFacts) -> tuple[str, RuleCheck]:
+    """The explanation line of one rule checked by `decide`, and its check."""
+    matched, lines = evaluate(rule.conditions, rule.match, facts)
+    head = _head(number, rule)
+    reasons = join("; ", lines)
+    if matched:
+        missing = target_missing(rule, facts)
+        if missing:
+            line = _("%(rule)s: conditions hold (%(reasons)s) but %(missing)s, so the next rule is tried") % {
+                "rule": head,
+                "reasons": reasons,
+                "missing": missing,
+            }
+            return line, RuleCheck(rule=rule, matched=False, lines=(*lines, missing))
+        return _("%(rule)s: matches — %(reasons)s") % {"rule": head, "reasons": reasons}, RuleCheck(rule=rule, matched=True, lines=tuple(lines))
+    return _("%(rule)s: no match — %(reasons)s") % {"rule": head, "reasons": reasons}, RuleCheck(rule=rule, matched=False, lines=tuple(lines))

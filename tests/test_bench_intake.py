@@ -1,4 +1,4 @@
-"""Benchmarks (`make bench`, not `make test`): intake speed and the SLA sweep over a backlog.
+"""Benchmarks (`make bench`, not `make test`): intake speed (the SLA sweep's are in test_bench_sweep.py).
 
 They print the numbers; what they assert is the shape that keeps them fast (queries per lead do not grow
 with the number of rules or leads), never a wall-clock limit.
@@ -7,16 +7,12 @@ with the number of rules or leads), never a wall-clock limit.
 import json
 import time as clock
 import tracemalloc
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from benchmarks import report
 from benchmarks.querycount import QueryCounter
-from routing.models import Lead
 
 pytestmark = pytest.mark.bench
 
@@ -64,31 +60,3 @@ def test_bench_intake_throughput_and_queries_per_lead(api, demo):
     # postal code misses every range looks its city and region up too, a tag action writes at once (+2 or so).
     assert per_lead < 18
 
-
-def next_business_noon(after):
-    """12:00 Warsaw on the first working day from `after` on: steps fire only while the office is open."""
-    import holidays
-
-    day = timezone.localtime(after, ZoneInfo("Europe/Warsaw")).date()
-    closed = holidays.country_holidays("PL", years=[day.year, day.year + 1])
-    while day.weekday() >= 5 or day in closed:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(12), tzinfo=ZoneInfo("Europe/Warsaw"))
-
-
-def test_bench_sla_sweep_over_a_backlog(api, demo):
-    from flows.services.sweep import sla_tick
-
-    for i in range(LEADS):
-        api.post("/api/v1/leads/", data=body(i), content_type="application/json")
-    open_leads = Lead.objects.filter(sla_next_step_at__isnull=False).count()
-    later = next_business_noon(timezone.now() + timedelta(days=3))
-    started = clock.perf_counter()
-    with QueryCounter(keep_sql=False) as queries:
-        fired = sla_tick(now=later)
-    elapsed = clock.perf_counter() - started
-    print(f"\nsla_tick: {open_leads} leads with a due step, {fired} steps fired in {elapsed:.2f} s, {queries.total} queries ({connection.vendor})")
-    assert fired >= open_leads
-    started = clock.perf_counter()
-    assert sla_tick(now=later) == 0  # the same moment again changes nothing
-    print(f"repeat sweep: {clock.perf_counter() - started:.3f} s")

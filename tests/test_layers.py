@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = ["core/engine.py", "core/messages.py", "core/conditions.py", "core/scoring.py", "core/resolver.py", "core/round_robin.py", "core/memory_roster.py", "core/facts.py", "core/text.py", "core/business_time.py", "core/iso_codes.py", "core/versioned_cache.py"]
+PURE = ["core/engine.py", "core/messages.py", "core/conditions.py", "core/condition_terms.py", "core/condition_tests.py", "core/condition_errors.py", "core/scoring.py", "core/resolver.py", "core/round_robin.py", "core/memory_roster.py", "core/facts.py", "core/text.py", "core/business_time.py", "core/iso_codes.py", "core/versioned_cache.py"]
 APPS = {"reps", "routing", "sla", "notifications", "flows", "leadrouter"}
 
 
