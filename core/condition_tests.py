@@ -161,23 +161,25 @@ def _words_test(condition: Condition, name: str) -> Callable[[LeadFacts], bool]:
     phrases = condition.phrases or words.phrases(condition.values)
     single = frozenset().union(*(p.words[0] for p in phrases if len(p.words) == 1))
     longer = tuple(p for p in phrases if len(p.words) > 1)
-    read, slot = _reader(name), (name, "word keys")
+    read, slot = _reader(name), (name, "words")
 
     def has_words(facts: LeadFacts) -> bool:
-        text = _as_text(read(facts))
-        found = _tokens(facts, name, text)
+        value = read(facts)
+        kept = facts.seen.get(slot)
+        if kept is not None and kept[0] is value:
+            text, found, keys = kept[1]
+        else:  # the text's words, and every key of every word
+            text = _as_text(value)
+            found = _tokens(facts, name, text)
+            keys = frozenset().union(*(token.keys for token in found))
+            facts.seen[slot] = (value, (text, found, keys))
         if not found:
             return False
-        if single:
-            kept = facts.seen.get(slot)
-            if kept is not None and kept[0] is found:
-                keys = kept[1]
-            else:
-                keys = frozenset().union(*(token.keys for token in found))
-                facts.seen[slot] = (found, keys)
-            if not single.isdisjoint(keys):
-                return True
-        return bool(longer) and words.find(longer, text, found) is not None
+        if not single.isdisjoint(keys):
+            return True
+        # A phrase can be in the text only if each of its words is: those are looked for in order.
+        possible = tuple(p for p in longer if all(not word.isdisjoint(keys) for word in p.words))
+        return bool(possible) and words.find(possible, text, found) is not None
 
     return has_words
 

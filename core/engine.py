@@ -104,7 +104,7 @@ class Ruleset:
 
     rules: tuple[CompiledRule, ...] = ()
     version: tuple = ()
-    _plan: tuple | None = field(default=None, init=False, repr=False, compare=False)  # `_plan_of`, made once
+    _plan: _Plan | None = field(default=None, init=False, repr=False, compare=False)  # `_plan_of`, made once
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_plan"}
@@ -225,17 +225,26 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
     else:
         rules = tuple(ruleset)
         plan = _plan_of(rules)
-    keys: dict[tuple, str | None] = {}  # the lead's key of each guarded field, worked out once per decision
-    for index, rule, test, guards in plan:
-        for slot, key_of, wanted in guards:
-            key = keys.get(slot, _UNKNOWN)
-            if key is _UNKNOWN:
-                try:
-                    key = keys[slot] = key_of(facts)
-                except Exception:  # noqa: BLE001 - the condition's own test would fail the same way: no match
-                    key = keys[slot] = None
-            if key not in wanted:
-                break  # a condition the rule needs does not hold: the next rule
+    keys = []  # the lead's key of each guarded field, worked out once per decision
+    for key_of in plan.keyers:
+        try:
+            keys.append(key_of(facts))
+        except Exception:  # noqa: BLE001 - the conditions on the field would fail the same way: they do not hold
+            keys.append(None)
+    # The rules this lead can match at all: the unguarded ones and those whose first guard wants the lead's key.
+    candidates = list(plan.unguarded)
+    for slot, by_key in enumerate(plan.by_key):
+        found = by_key.get(keys[slot])
+        if found:
+            candidates.extend(found)
+    if len(candidates) > len(plan.unguarded):
+        candidates.sort()  # back in the rules' order
+    entries = plan.entries
+    for position in candidates:
+        index, rule, test, guards = entries[position]
+        for slot, wanted in guards:
+            if keys[slot] not in wanted:
+                break  # another condition the rule needs does not hold
         else:
             try:
                 matched = test(facts)
@@ -246,23 +255,57 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
     return Decision(None, rules=rules, facts=facts)
 
 
-_UNKNOWN = object()
+@dataclass(frozen=True)
+class _Plan:
+    """A rule set made ready for `decide`, once per rule set (kept on the Ruleset).
+
+    `entries`: (index in the rules, rule, its conditions as one test, its other guards) of each active rule, in
+    order. A guard (core.condition_tests.guards_of) is what a lead needs for the rule to match at all: the lead's
+    key of a field (`keyers`, one per guarded field, worked out once per lead) among the keys a condition wants.
+    Each guarded rule is filed under its first guard's keys (`by_key`, per field: key -> entry positions), so a
+    lead is tried only against the unguarded rules and the ones filed under its own keys.
+    """
+
+    entries: tuple[tuple, ...]
+    keyers: tuple[Callable[[LeadFacts], str], ...]
+    by_key: tuple[dict[str, tuple[int, ...]], ...]
+    unguarded: tuple[int, ...]
 
 
-def _plan_of(rules: tuple[CompiledRule, ...]) -> tuple[tuple, ...]:
-    """(index, rule, test, guards) of each active rule, in order: the rule's conditions as one test, compiled once
-    per rule (a lone condition is its own test), and what a lead needs for the rule to match at all
-    (`core.condition_tests.guards_of`: set lookups that pass over most rules without running their tests)."""
-    plan = []
+def _plan_of(rules: tuple[CompiledRule, ...]) -> _Plan:
+    slots: dict[tuple, int] = {}
+    keyers: list[Callable[[LeadFacts], str]] = []
+    filed: list[dict[str, list[int]]] = []
+    entries: list[tuple] = []
+    unguarded: list[int] = []
     for index, rule in enumerate(rules):
         if not rule.is_active:
             continue
         test = rule._test
-        if test is None:
+        if test is None:  # the rule's conditions as one test, compiled once per rule (a lone condition is its own)
             test = _test_of(rule.conditions[0]) if len(rule.conditions) == 1 else conditions_test(rule.conditions, rule.match)
             object.__setattr__(rule, "_test", test)
-        plan.append((index, rule, test, guards_of(rule.conditions, rule.match)))
-    return tuple(plan)
+        guards = []
+        for slot_key, key_of, wanted in guards_of(rule.conditions, rule.match):
+            if slot_key not in slots:
+                slots[slot_key] = len(keyers)
+                keyers.append(key_of)
+                filed.append({})
+            guards.append((slots[slot_key], wanted))
+        position = len(entries)
+        if guards:
+            first_slot, first_wanted = guards[0]
+            for key in first_wanted:
+                filed[first_slot].setdefault(key, []).append(position)
+        else:
+            unguarded.append(position)
+        entries.append((index, rule, test, tuple(guards[1:])))
+    return _Plan(
+        entries=tuple(entries),
+        keyers=tuple(keyers),
+        by_key=tuple({key: tuple(positions) for key, positions in by_field.items()} for by_field in filed),
+        unguarded=tuple(unguarded),
+    )
 
 
 def _head(number: int, rule: CompiledRule) -> str:
