@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from reps.csv_files import list_cell_join, postal_ranges_format, postal_ranges_parse
 from reps.models import Pool, PostalRange, Rep, Territory, TerritoryCity, TerritoryRegion
 from reps.postal_ranges import OwnedRange, postal_range_format, range_conflicts
-from reps.resources.base import BATCH, PlannedResource, PlannedRow, chunks, column, first_lines, length_check, names_plan
+from reps.resources.base import BATCH, PlannedResource, PlannedRow, chunks, column, first_lines, length_check, names_plan, rows_insert
 
 
 class TerritoryResource(PlannedResource[Territory]):
@@ -164,24 +164,34 @@ class TerritoryResource(PlannedResource[Territory]):
         return None
 
     def apply(self, territory: Territory, plan: PlannedRow) -> None:
+        rep, pool = plan.values["rep"], plan.values["pool"]
         territory.name = plan.key
-        territory.owner_rep = plan.values["rep"]
-        territory.owner_pool = plan.values["pool"]
+        # By id: the owner's row is not needed on the instance (a relation's setter costs more than the rest of the row).
+        territory.owner_rep_id = rep.id if rep else None
+        territory.owner_pool_id = pool.id if pool else None
 
     def write(self, created: Sequence[tuple[Territory, PlannedRow]], updated: Sequence[tuple[Territory, PlannedRow]]) -> None:
-        Territory.objects.bulk_create([t for t, _plan in created], batch_size=BATCH)
+        # New territories as plain rows (no instance prepared per row, as bulk_create does), then their ids by name.
+        rows_insert(Territory, ("name", "owner_rep", "owner_pool"), [(t.name, t.owner_rep_id, t.owner_pool_id) for t, _plan in created])
+        new_ids: dict[str, int] = {}
+        for names in chunks([t.name for t, _plan in created]):
+            new_ids.update(Territory.objects.filter(name__in=names).values_list("name", "id"))
+        for territory, _plan in created:
+            territory.id = new_ids[territory.name]
+            territory._state.adding, territory._state.db = False, "default"
         Territory.objects.bulk_update([t for t, _plan in updated], ["owner_rep", "owner_pool"], batch_size=BATCH)
         for ids in chunks([t.id for t, _plan in updated]):
             TerritoryRegion.objects.filter(territory_id__in=ids).delete()
             TerritoryCity.objects.filter(territory_id__in=ids).delete()
             PostalRange.objects.filter(territory_id__in=ids).delete()
-        regions: list[TerritoryRegion] = []
-        cities: list[TerritoryCity] = []
-        ranges: list[PostalRange] = []
+        regions: list[tuple[int, str, str]] = []
+        cities: list[tuple[int, str, str]] = []
+        ranges: list[tuple[int, int, int]] = []
         for territory, plan in [*created, *updated]:
-            regions.extend(TerritoryRegion(territory=territory, name=n, key=k) for n, k in plan.values["regions"])
-            cities.extend(TerritoryCity(territory=territory, name=n, key=k) for n, k in plan.values["cities"])
-            ranges.extend(PostalRange(territory=territory, start=s, end=e) for s, e in plan.values["ranges"])
-        TerritoryRegion.objects.bulk_create(regions, batch_size=BATCH)
-        TerritoryCity.objects.bulk_create(cities, batch_size=BATCH)
-        PostalRange.objects.bulk_create(ranges, batch_size=BATCH)
+            tid = territory.id
+            regions.extend((tid, n, k) for n, k in plan.values["regions"])
+            cities.extend((tid, n, k) for n, k in plan.values["cities"])
+            ranges.extend((tid, s, e) for s, e in plan.values["ranges"])
+        rows_insert(TerritoryRegion, ("territory", "name", "key"), regions)
+        rows_insert(TerritoryCity, ("territory", "name", "key"), cities)
+        rows_insert(PostalRange, ("territory", "start", "end"), ranges)
