@@ -9,7 +9,6 @@ also checked in `make test` by tests/test_sweep_queries.py.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time as clock
 from dataclasses import dataclass, field
@@ -115,23 +114,7 @@ def test_bench_sla_sweep_of_100_due_leads_at_1000_and_100000_open(demo):
 # ---------------------------------------------------------------------------------------------- moved here from
 # tests/test_bench_intake.py: a backlog taken in through the API, swept days later (every step of every lead due).
 
-LEADS = 500
-SOURCES = ["demo_request", "webinar", "report_download", "newsletter", "contact_form"]
-
-
-def body(i: int) -> str:
-    return json.dumps(
-        {
-            "email": f"osoba{i}@firma{i % 97}.example",
-            "company": f"Firma {i % 97}",
-            "source": SOURCES[i % len(SOURCES)],
-            "region": ["Śląskie", "Mazowieckie", "Małopolskie"][i % 3],
-            "postal_code": f"{40 + i % 10}-{i % 1000:03d}",
-            "company_size": (i * 37) % 600,
-            "message": "AWARIA" if i % 11 == 0 else "Prośba o ofertę",
-            "phone": "+48 600 000 000" if i % 2 else "",
-        }
-    )
+from tests.test_bench_intake import LEADS, body  # noqa: E402  (the same mixed bodies as the intake benchmark)
 
 
 def next_business_noon(after):
