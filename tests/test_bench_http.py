@@ -40,6 +40,7 @@ from django.db import connection
 from django.db.models import Count
 
 from benchmarks import load
+from benchmarks.local import REDIS, redis_answers
 from benchmarks.report import record
 from flows.demo import demo_load
 from routing.models import Lead, LeadEvent
@@ -54,7 +55,6 @@ WORKERS = 2
 SECONDS = float(os.environ.get("BENCH_HTTP_SECONDS", "15"))
 WARM_UP_SECONDS = 3
 RATE_LIMIT = "1000000/min"
-REDIS = ("127.0.0.1", 6379)
 PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https"}  # what nginx in front sends (deploy/nginx)
 
 pytestmark = [
@@ -73,15 +73,6 @@ def _migration_rows_put_back():
     """The transactional test's flush empties what the data migrations made; put it back for the tests after."""
     yield
     migration_rows_restore()
-
-
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(REDIS, timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def free_port() -> int:
@@ -309,7 +300,7 @@ def test_bench_http_intake_against_the_floor_view(tmp_path):
     assert received == len(intake_ids)  # every lead went through intake's path, not only the insert
 
 
-@pytest.mark.skipif(not os.environ.get("BENCH_HTTP_PROFILE"), reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one request's time goes")
+@pytest.mark.skipif(not os.environ.get("BENCH_HTTP_PROFILE"), reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one request's time goes (BENCH_HTTP_PROFILE_OUT=file keeps the profile)")
 @pytest.mark.parametrize("path", ["/api/v1/leads/", "/bench/floor/"], ids=["intake", "floor"])
 def test_bench_http_profile_of_one_request(settings, path):
     """cProfile (pyinstrument is not installed) of intake (or floor) requests in this process, through the whole
@@ -347,6 +338,8 @@ def test_bench_http_profile_of_one_request(settings, path):
         post(i)
     profile.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if os.environ.get("BENCH_HTTP_PROFILE_OUT"):  # for pstats / snakeviz: callers, callees
+        profile.dump_stats(os.environ["BENCH_HTTP_PROFILE_OUT"])
     print(f"\n{n} requests to {path} in {elapsed:.2f} s, {cpu:.2f} s CPU ({1000 * elapsed / n:.1f} ms, {1000 * cpu / n:.1f} ms CPU each, profiled)")
     for order, restrictions in (("tottime", (25,)), ("cumulative", (rf"^{ROOT}/(?!tests/|\.venv/)", 50))):
         out = io.StringIO()

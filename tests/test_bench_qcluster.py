@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import sys
 import time
 from datetime import datetime
@@ -40,6 +39,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 
 import flows.api
+from benchmarks.local import redis_answers
 from benchmarks.report import record
 from notifications.models import Channel, OutboxMessage
 from routing.services.intake import intake_source_create
@@ -67,15 +67,6 @@ GOAL_SECONDS = 2.0
 WORKERS = "2"  # the settings' default (Q_WORKERS)
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _restore_migration_rows():
     """Put back the schedules and the live rule table after the transactional test's flush (for the tests after it)."""
@@ -88,7 +79,7 @@ def broker(request, monkeypatch):
     """The broker, "orm" (the settings' default) or "redis": this process enqueues where the cluster dequeues."""
     kind = request.param
     if kind == "redis":
-        if not _redis_up():
+        if not redis_answers():
             pytest.skip("Redis does not answer at 127.0.0.1:6379")
         monkeypatch.setattr(Conf, "ORM", None)
         monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
