@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core import facts
+from core.compiled_sql import CompiledQuery
 from core.engine import AccountFact, TerritoryFact
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from core.text import ascii_domain
@@ -131,12 +132,25 @@ def fact_row_columns(kind: str, fact_id: object, number: object = None, text: ob
     }
 
 
+def domain_fact_terms(domain: str) -> tuple[list[str], list[str]]:
+    """What the domain facts of `domain` are looked up by: its candidates (itself and its parents) and the built-in
+    packages holding one of them (an in-memory set), for `domain_fact_query`."""
+    candidates = domain_candidates(domain)
+    return candidates, sorted(builtins_holding(candidates)) if candidates else []
+
+
 def domain_fact_rows(*, domain: str) -> QuerySet | None:
     """The rows the domain-list and account facts of `domain` (or a parent of it) are read from, as one query; None
-    when the domain has no candidates. Entries: (list, list id, 1 for an exception, domain, ""); built-in packages
-    that hold the domain: (list, list id, 0, "", ""); account domains: (account, account id, manager id, domain,
-    account name)."""
-    candidates = domain_candidates(domain)
+    when the domain has no candidates (`domain_fact_query`)."""
+    candidates, builtins = domain_fact_terms(domain)
+    return domain_fact_query(candidates=candidates, builtins=builtins)
+
+
+def domain_fact_query(*, candidates: Sequence[str], builtins: Sequence[str]) -> QuerySet | None:
+    """The fact rows of a domain given its `domain_fact_terms`; None without candidates. Entries: (list, list id, 1
+    for an exception, domain, ""); built-in packages that hold the domain: (list, list id, 0, "", ""); account
+    domains: (account, account id, manager id, domain, account name). Values only as filters, so the query can be
+    compiled once per shape (core.compiled_sql)."""
     if not candidates:
         return None
     rows = (
@@ -152,9 +166,8 @@ def domain_fact_rows(*, domain: str) -> QuerySet | None:
         )
         .values_list(*FACT_ROW)
     )
-    builtins = builtins_holding(candidates)
     if builtins:
-        lists = DomainList.objects.filter(builtin__in=sorted(builtins)).order_by().annotate(**fact_row_columns(KIND_LIST, F("id"), 0))
+        lists = DomainList.objects.filter(builtin__in=list(builtins)).order_by().annotate(**fact_row_columns(KIND_LIST, F("id"), 0))
         rows = rows.union(lists.values_list(*FACT_ROW), all=True)
     accounts = (
         AccountDomain.objects.filter(domain__in=candidates)
@@ -209,8 +222,8 @@ def territory_for(
     """
 
     vocabulary = vocabulary or (vocabulary_active() if region_key else None)
-    found = _territory_rows(
-        postal_code_num=postal_code_num, city_key=city_key, region_keys=vocabulary.region_keys(region_key) if region_key and vocabulary else ()
+    found = _TERRITORY_ROWS.rows(
+        postal_code_num=postal_code_num, city_key=city_key or "", region_keys=list(vocabulary.region_keys(region_key)) if region_key and vocabulary else []
     )
 
     def postal() -> list[facts.PostalRow]:
@@ -235,9 +248,10 @@ def territory_for(
 _TERRITORY_ROW = ("row_kind", "row_id", "row_start", "row_end", "row_name", "row_key", "row_territory_id", "row_territory_name", "row_rep_id", "row_pool_id")
 
 
-def _territory_rows(*, postal_code_num: int | None, city_key: str, region_keys: Iterable[str]) -> list[tuple]:
+def _territory_query(*, postal_code_num: int | None, city_key: str, region_keys: Sequence[str]) -> QuerySet | None:
     """Every postal range, city and region row a lead could be placed by, with its territory: ONE query (a union of
-    the kinds asked for), rows shaped as `_TERRITORY_ROW`. `core.facts.territory_pick` then chooses among them."""
+    the kinds asked for), rows shaped as `_TERRITORY_ROW`; None when nothing is asked. `core.facts.territory_pick`
+    then chooses among them. Compiled once per shape (`_TERRITORY_ROWS`)."""
 
     def shaped(qs: QuerySet, kind: str, **columns: object) -> QuerySet:
         blank = {"row_start": None, "row_end": None, "row_name": "", "row_key": ""}
@@ -269,8 +283,11 @@ def _territory_rows(*, postal_code_num: int | None, city_key: str, region_keys: 
     if region_keys:
         parts.append(shaped(TerritoryRegion.objects.filter(key__in=region_keys), "region", row_name=F("name"), row_key=F("key")))
     if not parts:
-        return []
-    return list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
+        return None
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+_TERRITORY_ROWS = CompiledQuery(_territory_query)
 
 
 def _constant_or(value: object, field: models.Field) -> object:

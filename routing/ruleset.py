@@ -18,14 +18,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
+from core.compiled_sql import CompiledQuery
 from core.engine import CompiledRule, Condition, LeadFacts, Ruleset
 from core.scoring import CompiledScoreRule, ScoreSet, score, scored
+from core.text import email_key
 from core.versioned_cache import VersionedCache
 from reps import selectors as rep_selectors
 from reps.vocabularies import fields_read, vocabulary_active, vocabulary_version_sql
 from routing.config_version import config_version, version_register
 from routing.models import Lead, Rule, RuleAction, RuleCondition, RuleTable, ScoreCondition, ScoreRule
-from routing.selectors import REPEAT_LOOKBACK, lead_repeat, lead_repeat_read, lead_repeat_rows  # noqa: F401  (REPEAT_LOOKBACK, lead_repeat: re-exported for the replay)
+from routing.selectors import REPEAT_LOOKBACK, lead_repeat, lead_repeat_query, lead_repeat_read  # noqa: F401  (REPEAT_LOOKBACK, lead_repeat: re-exported for the replay)
 
 # Lead fields the engine can test (core.engine.FIELD_KINDS) are copied into the facts by name.
 _FACT_FIELDS = (
@@ -233,9 +237,9 @@ def lead_facts(lead: Lead) -> LeadFacts:
     if memo is None or memo[0] != memo_key:
         # The domain's lists and account and the earlier leads of the same address: ONE query (a union of rows of
         # one shape, each fact read from them by its own home: reps.selectors, routing.selectors).
-        parts = [rep_selectors.domain_fact_rows(domain=domain), lead_repeat_rows(lead=lead) if _lookup_key(lead.email) else None]
-        parts = [part for part in parts if part is not None]
-        rows = list(parts[0].union(*parts[1:], all=True)) if parts else []
+        candidates, builtins = rep_selectors.domain_fact_terms(domain)
+        repeat_key = (lead.email_key or email_key(lead.email)) if _lookup_key(lead.email) else ""
+        rows = _LEAD_FACT_ROWS.rows(candidates=candidates, builtins=builtins, repeat_key=repeat_key, before_id=lead.pk)
         lookups = {
             "domain_list_ids": rep_selectors.domain_lists_read(rows),
             "account": rep_selectors.account_read(rows),
@@ -250,6 +254,16 @@ def lead_facts(lead: Lead) -> LeadFacts:
         }
         memo = lead._facts_lookups = (memo_key, lookups)
     return LeadFacts(fields=fields, extra=extra, email_domain=domain, **memo[1])
+
+
+def _lead_fact_query(*, candidates: list[str], builtins: list[str], repeat_key: str, before_id: int | None) -> QuerySet | None:
+    """The union `lead_facts` reads the domain's lists and account and the earlier leads from; None: nothing to read."""
+    parts = [rep_selectors.domain_fact_query(candidates=candidates, builtins=builtins), lead_repeat_query(key=repeat_key, before_id=before_id)]
+    parts = [part for part in parts if part is not None]
+    return parts[0].union(*parts[1:], all=True) if parts else None
+
+
+_LEAD_FACT_ROWS = CompiledQuery(_lead_fact_query)  # built and compiled once per shape, not once per lead
 
 
 def _lookup_key(text: str | None) -> str:

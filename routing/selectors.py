@@ -85,12 +85,17 @@ def lead_repeat_rows(*, lead: Lead) -> QuerySet | None:
     id, "", ""): the same e-mail address (`email_key`), stored before this lead (a saved lead's own id and later ones
     are left out; an unsaved one sees every stored lead), the newest `REPEAT_LOOKBACK`. None without an e-mail. The
     limit sits in a subquery, so intake can read these in one union with the domain's rows (routing.ruleset)."""
-    key = lead.email_key or email_key(lead.email)
+    return lead_repeat_query(key=lead.email_key or email_key(lead.email), before_id=lead.pk)
+
+
+def lead_repeat_query(*, key: str, before_id: int | None) -> QuerySet | None:
+    """`lead_repeat_rows` by the address's `email_key` and the id the earlier leads are below (None: all); values
+    only as filters, so the query can be compiled once per shape (core.compiled_sql)."""
     if not key:
         return None
     earlier = Lead.objects.filter(email_key=key)
-    if lead.pk is not None:
-        earlier = earlier.filter(pk__lt=lead.pk)
+    if before_id is not None:
+        earlier = earlier.filter(pk__lt=before_id)
     newest = earlier.order_by("-id").values("id")[:REPEAT_LOOKBACK]
     return Lead.objects.filter(pk__in=newest).order_by().annotate(**fact_row_columns(KIND_REPEAT, F("id"), F("owner_id"))).values_list(*FACT_ROW)
 
