@@ -5,8 +5,8 @@ Notifications only send: the lead's own data (tasks, notes, tags, closing it) is
 Nothing here talks to the network. Each message is an `OutboxMessage` row with a unique key
 (lead:event:channel:recipient), written in the transaction of the event that caused it; after commit a
 django-q2 task is enqueued to send it (`notifications.tasks.outbox_send`). If the transaction rolls back,
-neither the row nor the task exist. At intake the rows wait in the lead's row batch (`routing.batch`) and go in one
-INSERT per table.
+neither the row nor the task exist. At intake (and in the SLA sweep, per chunk of leads) the rows wait in the open row
+batch (`routing.batch`) and go in one INSERT per table.
 
 Over 500 lines on purpose: every message the product sends to a person is composed and queued here (a rule's
 notify / e-mail / webhook, an SLA step, the owner's notice, the team leads' alert, the lead's own e-mail, a test
@@ -64,19 +64,23 @@ def message_enqueue(
     payload: dict | None = None,
     template: str = "",
     key: str | None = None,
+    event: LeadEvent | None = None,
 ) -> OutboxMessage | None:
     """One outbox row per (lead, event, channel, recipient): a repeated call adds nothing and returns None.
     `key`: the dedupe key when it is not that (the owner's messages: one per event, channel kind and address,
-    whoever queues it first, `owner_key`)."""
+    whoever queues it first, `owner_key`). `event`: the stored event the message is about, when its key names it."""
     key = (key or f"{lead.pk if lead else '-'}:{event_key}:{channel.pk if channel else 'email'}:{recipient}")[:255]
     # No get_or_create: its savepoint costs two round trips per message. The key names the event, so only a repeated
     # call (sequential: a retried task, a second run for the same event, the rule's owner notice and the default
     # one in the same transaction) can find a row already there. In intake's row batch (routing.batch) the lead was
-    # stored in this very transaction: no row with its key can be in the database, the batch's memory answers.
+    # stored in this very transaction: no row with its key can be in the database, the batch's memory answers. So
+    # for a message keyed on an event the sweep stored in this transaction (`fresh_event_ids`).
     batch = batch_current()
     if batch is not None and not batch.claim(key):
         return None
-    fresh = batch is not None and lead is not None and lead.pk in batch.fresh_lead_ids
+    fresh = batch is not None and (
+        (lead is not None and lead.pk in batch.fresh_lead_ids) or (event is not None and event.pk is not None and event.pk in batch.fresh_event_ids)
+    )
     if not fresh and OutboxMessage.objects.filter(key=key).exists():
         return None
     message = OutboxMessage(
@@ -128,6 +132,7 @@ def _routes_enqueue(
     key_for: Callable[[Route], str | None] | None = None,
     language: str | None = None,
     url: str | None = None,
+    event: LeadEvent | None = None,
 ) -> list[OutboxMessage]:
     messages = []
     for route in routes:
@@ -141,6 +146,7 @@ def _routes_enqueue(
             payload=_payload(lead=lead, composed=composed, route=route, priority=priority, extra=extra, language=language, url=url),
             template=composed.template,
             key=key_for(route) if key_for is not None else None,
+            event=event,
         )
         if message is not None:
             messages.append(message)
@@ -343,7 +349,7 @@ def lead_json(lead: Lead) -> dict:
 # ---------------------------------------------------------------------------------------------- SLA steps
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the sweep's transaction: a failure here undoes the step too, never one alone
 def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channel | None, event: LeadEvent) -> None:
     """Tell `rep` (or `channel`) about an SLA step: kind is remind / reassigned / alert_team_lead / notify_channel.
 
@@ -371,7 +377,7 @@ def escalation_notify(*, lead: Lead, kind: str, rep: Rep | None, channel: Channe
     language, zone = rep_locale(rep)
     composed = internal_compose(kind, context, language=language, time_zone=zone)
     event_key = f"e{event.pk}" if event is not None else f"sla.{kind}"
-    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority, language=language)
+    messages = _routes_enqueue(lead=lead, event_key=event_key, routes=routes, composed=composed, priority=lead.priority, language=language, event=event)
     if messages:
         lead_history_add(
             lead=lead,
@@ -461,6 +467,7 @@ def _person_notify(
         key_for=lambda route: owner_key(lead=lead, event=event, route=route, purpose=purpose) if route.address != CHANNEL_ADDRESS else None,
         language=language,
         url=context.get("rep_lead_url"),
+        event=event,  # every key names it (`owner_key`, or "e<event>.<purpose>")
     )
     if messages:
         lead_history_add(

@@ -1,18 +1,20 @@
-"""Rows an intake writes, held in memory and inserted in bulk at the end: one INSERT per table instead of one per row.
+"""Rows an intake (or an SLA sweep's chunk) writes, held in memory and inserted in bulk at the end: one INSERT per table instead of one per row.
 
 Taking in a lead writes a handful of history lines, outbox messages, a task or a note. Inserted one by one, each is a
 round trip (and the savepoints that contained a broken action two more); held here, they go to the database as one
 `bulk_create` per table when the batch closes, still inside the lead's transaction: they commit or roll back with it.
 
-- `rows_batched()` opens a batch for the block (intake: `flows.services.leads.lead_create`); `batch_current()` is
-  the open one or None. Writers that know about batching (`routing.services.actions.lead_history_add`,
-  `notifications.services.message_enqueue`) add to it when one is open and write at once otherwise, so every other
-  caller (the sweep, the manager's hand, the admin) is unchanged.
+- `rows_batched()` opens a batch for the block (intake: `flows.services.leads.lead_create`; the SLA sweep, per chunk
+  of leads: `sla.services.leads_steps_fire` and `flows.services.sweep`); `batch_current()` is the open one or None.
+  Writers that know about batching (`routing.services.actions.lead_history_add`,
+  `notifications.services.message_enqueue`, the SLA step claims) add to it when one is open and write at once
+  otherwise, so every other caller (the manager's hand, the admin) is unchanged.
 - `depends_on`: rows whose primary keys a row needs before it is inserted (a history line lists the ids of the
   messages it queued); `on_insert` callbacks fill them in, and `after_insert` ones run once everything is stored
   (the outbox hands the new ids to the cluster).
 - `claim(key)`: an in-memory "already queued?" for keys unique to this batch (an outbox key names a lead stored in
-  this transaction, so no row with it can exist in the database yet: no query to ask).
+  this transaction, `fresh_lead_ids`, or an event stored in it, `fresh_event_ids`, so no row with it can exist in the
+  database yet: no query to ask).
 - `mark()` / `rollback_to(mark)`: what a failed action had added is forgotten, like a savepoint, without one.
 
 Both backends return the new primary keys from `bulk_create` (PostgreSQL, SQLite ≥ 3.35).
@@ -41,6 +43,7 @@ class RowBatch:
     keys: set[str] = field(default_factory=set)
     after_insert: list[Callable[[], None]] = field(default_factory=list)
     fresh_lead_ids: set[int] = field(default_factory=set)  # leads stored in this transaction (intake's own)
+    fresh_event_ids: set[int] = field(default_factory=set)  # events stored in this transaction (the sweep's steps)
     inserted: list[models.Model] = field(default_factory=list)  # what `flush` stored, in order
 
     def add(self, obj: models.Model, *, depends_on: tuple | list = (), on_insert: Callable[[], None] | None = None) -> models.Model:

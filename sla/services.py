@@ -3,15 +3,26 @@
 The clock counts business minutes (core.business_time) from `submitted_at`. Each escalation step is due `after_minutes`
 business minutes after submission; `Lead.sla_next_step_at` holds the next due moment and is indexed (partial
 index `lead_sla_next_step`), so a sweep reads only leads with something due. A step fires at most once per
-lead: the `StepFiring` row is inserted first and its unique constraint on (lead, step) turns a second attempt,
-from a repeated sweep or a second worker, into a no-op. A lead delivered late has its steps that fell due before
+lead: its `StepFiring` row is unique on (lead, step). A lead delivered late has its steps that fell due before
 it arrived collapsed into one action (`_late_arrival`): its owner is told once, or, when even the whole chain ran
 out before it came in, the manager is flagged and nobody is paged.
+
+Two ways to fire, one set of decisions (`_lead_steps_decide`):
+- `leads_steps_fire`, the sweep's: a chunk of leads in bulk. Their rows are locked in one query (SKIP LOCKED on
+  PostgreSQL: a lead another sweep holds is left to it), their firings read in one (the lock keeps any other sweep
+  off them, so what is read is what has fired), the steps decided in memory, the firings and events held in a row
+  batch (`routing.batch`) and inserted one table at a time, the leads updated in bulk. A firing that exists after
+  all makes its INSERT fail, and the chunk with it: never a notice for a step that did not fire. A lead with a
+  reassignment due (the roster's pool row locks, the earlier owners read) is left out, for `lead_steps_fire`.
+- `lead_steps_fire`: one lead, each row written at once; a firing is claimed by inserting it first, in a savepoint,
+  so a second attempt (a repeated sweep, a second worker, a path without the lock) is a no-op. The sweep's way for
+  a lead with a reassignment due, and for the leads of a chunk that failed, one by one.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,12 +33,15 @@ from django.utils.translation import ngettext
 
 from core import business_time, resolver
 from core.engine import LeadFacts
+from core.logcontext import lead_log_context
 from core.messages import dump_lines
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 from reps.models import Rep
 from reps.roster import LockingRoster
 from reps.selectors import team_leads
+from routing.batch import batch_current, rows_batched
 from routing.models import Lead, LeadEvent
+from routing.services.actions import lead_history_add
 from sla.models import BusinessCalendar, EscalationStep, SlaPolicy, StepFiring
 from sla.selectors import Autoresponse, calendar_build, calendar_for, lead_sla_terms
 
@@ -140,29 +154,103 @@ def _policy_with_calendar(policy_id: int, policies: dict[int, tuple[SlaPolicy, b
     return found
 
 
+def _leads_locked(*, lead_ids: list[int], now: datetime) -> list[Lead]:
+    """The leads among `lead_ids` still due at `now`, each row locked (PostgreSQL); a lead another sweep holds is
+    left out. In one query however many ids."""
+    leads = Lead.objects.filter(pk__in=lead_ids, sla_next_step_at__lte=now)
+    if connection.features.has_select_for_update_skip_locked:
+        # The condition is checked again once the row is locked: a lead another sweep just handled is skipped.
+        leads = leads.select_for_update(skip_locked=True, of=("self",))
+    # owner, pool and rule: what the steps and the messages read of the lead, without a query per lead.
+    return list(leads.select_related("owner", "pool", "rule").order_by("sla_next_step_at", "id"))
+
+
 @transaction.atomic
 def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[EscalationNotice]:
     """Fire the lead's due escalation steps as of `now`; returns who must be told, one notice per fired step
     (a team-lead alert: one per team lead). Locks the lead's row; a lead another sweep holds is skipped.
-    `policies` is the sweep's cache of policies and calendars."""
-    notices: list[EscalationNotice] = []
-    leads = Lead.objects.filter(pk=lead_id, sla_next_step_at__lte=now)
-    if connection.features.has_select_for_update_skip_locked:
-        # The condition is checked again once the row is locked: a lead another sweep just handled is skipped.
-        leads = leads.select_for_update(skip_locked=True, of=("self",))
-    lead = leads.select_related("owner", "pool").first()
-    if lead is None:
-        return notices
+    `policies` is the sweep's cache of policies and calendars.
 
+    One lead, every row written at once: the sweep's way for a lead with a reassignment due, and for the leads of a
+    chunk whose bulk firing failed (`leads_steps_fire`)."""
+    leads = _leads_locked(lead_ids=[lead_id], now=now)
+    if not leads:
+        return []
+    lead = leads[0]
+    fired = list(StepFiring.objects.filter(lead=lead).values_list("step_id", "before_arrival"))
+    notices, changed = _lead_steps_decide(lead=lead, fired=fired, now=now, policies=policies)
+    lead.save(update_fields=sorted(changed))
+    return notices
+
+
+@dataclass
+class ChunkFired:
+    """What `leads_steps_fire` did with a chunk: the notices of its leads, and the leads it left alone."""
+
+    notices: list[EscalationNotice]
+    # Leads with a reassignment due: left untouched, for the caller to fire one by one, each in its own transaction
+    # after the chunk's (`lead_steps_fire`): a reassignment locks pool rows, and a transaction holding several leads'
+    # pools could deadlock with another sweep's chunk or an intake taking them in another order.
+    reassigning: list[int]
+
+
+@transaction.atomic(savepoint=False)  # the sweep's chunk transaction (or its own): nothing to roll back alone
+def leads_steps_fire(*, lead_ids: list[int], now: datetime, policies: dict) -> ChunkFired:
+    """`lead_steps_fire` for a chunk of leads in bulk, with a bounded number of statements whatever the chunk's size:
+    the leads locked and read in one query, their fired steps in one (safe: the lead's lock keeps any other sweep
+    from firing its steps meanwhile), the steps decided in memory, the `StepFiring` rows and the events inserted
+    in one `bulk_create` per table (a row batch, `routing.batch`), the leads updated with one UPDATE per set of
+    changed fields. A lead with a reassignment due is left for the caller (`ChunkFired.reassigning`). A step fired
+    by someone else meanwhile (a path without the lead's lock) makes the insert raise: the caller's transaction
+    fails whole and nothing is told."""
+    leads = _leads_locked(lead_ids=lead_ids, now=now)
+    if not leads:
+        return ChunkFired(notices=[], reassigning=[])
+    fired: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    for lead_id, step_id, before in StepFiring.objects.filter(lead_id__in=[lead.pk for lead in leads]).values_list("lead_id", "step_id", "before_arrival"):
+        fired[lead_id].append((step_id, before))
+    notices: list[EscalationNotice] = []
+    reassigning: list[int] = []
+    by_fields: dict[tuple[str, ...], list[Lead]] = defaultdict(list)
+    with rows_batched():
+        for lead in leads:
+            if _reassign_due(lead=lead, fired=fired[lead.pk], now=now, policies=policies):
+                reassigning.append(lead.pk)
+                continue
+            with lead_log_context(lead.pk):
+                lead_notices, changed = _lead_steps_decide(lead=lead, fired=fired[lead.pk], now=now, policies=policies)
+            notices += lead_notices
+            by_fields[tuple(sorted(changed))].append(lead)
+    for fields, group in by_fields.items():  # almost always one group: only the next step moved
+        Lead.objects.bulk_update(group, list(fields))
+    return ChunkFired(notices=notices, reassigning=reassigning)
+
+
+def _reassign_due(*, lead: Lead, fired: list[tuple[int, bool]], now: datetime, policies: dict) -> bool:
+    """Might a reassignment step fire for the lead now? (Errs towards yes: such a lead is only fired the slower way.)"""
+    found = _policy_with_calendar(lead.sla_policy_id, policies) if lead.sla_policy_id else None
+    if found is None:
+        return False
+    policy, cal = found
+    already = {step_id for step_id, _before in fired}
+    return any(
+        step.kind == Kind.REASSIGN and step.pk not in already and business_time.add_business_minutes(cal, lead.submitted_at, step.after_minutes) <= now
+        for step in policy.steps.all()
+    )
+
+
+def _lead_steps_decide(*, lead: Lead, fired: list[tuple[int, bool]], now: datetime, policies: dict) -> tuple[list[EscalationNotice], set[str]]:
+    """Fire the locked lead's due steps: the firings and events are written (or held in the open row batch), the
+    lead's fields set in memory. Returns the notices and the lead fields to save. `fired`: its (step id,
+    before arrival) firings, read under the lead's lock."""
+    notices: list[EscalationNotice] = []
     found = _policy_with_calendar(lead.sla_policy_id, policies) if lead.sla_policy_id else None
     clock_stopped = lead.first_response_at is not None or lead.status in (Lead.Status.DISQUALIFIED, Lead.Status.CONTACTED)
     if found is None or clock_stopped or found[0].response_minutes is None:
         lead.sla_next_step_at = None
-        lead.save(update_fields=["sla_next_step_at"])
-        return notices
+        return notices, {"sla_next_step_at"}
     policy, cal = found
 
-    fired = list(StepFiring.objects.filter(lead=lead).values_list("step_id", "before_arrival"))
     already = {step_id for step_id, _before in fired}
     collapsed = any(before for _step_id, before in fired)  # the late arrival was handled already
     open_now = business_time.is_open(cal, now)
@@ -179,8 +267,7 @@ def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[Esca
     elif missed:
         if not _late_arrival_now(lead=lead, cal=cal, now=now, whole_chain=len(missed) == len(chain)):
             lead.sla_next_step_at = business_time.next_opening(cal, now)
-            lead.save(update_fields=["sla_next_step_at"])
-            return notices
+            return notices, {"sla_next_step_at"}
         changed |= _late_arrival(lead=lead, missed=missed, whole_chain=len(missed) == len(chain), now=now, cal=cal, notices=notices)
         already |= {step.pk for step, _due in missed}
     for step, due in chain:
@@ -196,8 +283,7 @@ def lead_steps_fire(*, lead_id: int, now: datetime, policies: dict) -> list[Esca
             continue
         changed |= _step_carry_out(lead=lead, step=step, due=due, now=now, cal=cal, notices=notices)
     lead.sla_next_step_at = next_at
-    lead.save(update_fields=sorted(changed))
-    return notices
+    return notices, changed
 
 
 def _late_arrival_now(*, lead: Lead, cal: business_time.Calendar, now: datetime, whole_chain: bool) -> bool:
@@ -209,10 +295,17 @@ def _late_arrival_now(*, lead: Lead, cal: business_time.Calendar, now: datetime,
 
 
 def _late_arrival_claim(*, lead: Lead, missed: list[tuple[EscalationStep, datetime]], now: datetime) -> bool:
-    """Claim the missed steps together, marked `before_arrival`; False when another sweep claimed them first."""
+    """Claim the missed steps together, marked `before_arrival`; False when another sweep claimed them first.
+    In a row batch (the bulk sweep, which read the lead's firings under its lock): held for the batch's insert."""
+    firings = [StepFiring(lead=lead, step=step, due_at=due, fired_at=now, before_arrival=True) for step, due in missed]
+    batch = batch_current()
+    if batch is not None:
+        for firing in firings:
+            batch.add(firing)
+        return True
     try:
         with transaction.atomic():
-            StepFiring.objects.bulk_create([StepFiring(lead=lead, step=step, due_at=due, fired_at=now, before_arrival=True) for step, due in missed])
+            StepFiring.objects.bulk_create(firings)
     except IntegrityError:
         return False
     return True
@@ -259,7 +352,7 @@ def _late_arrival(
         ) % {"minutes": late, "due": lead.sla_due_at.astimezone(cal.zone).strftime("%H:%M")}
     if whole_chain:
         detail = _("%(arrived)s Its whole escalation chain had run out before it came in: flagged for the manager, nobody paged.") % {"arrived": arrived}
-        LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
+        lead_history_add(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
         lead.needs_attention = True
         return {"needs_attention"}
     owner = lead.owner
@@ -267,13 +360,21 @@ def _late_arrival(
         detail = _("%(arrived)s %(rep)s is told to respond now.") % {"arrived": arrived, "rep": owner.name}
     else:
         detail = _("%(arrived)s It has no owner: the team leads are told.") % {"arrived": arrived}
-    event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
+    event = lead_history_add(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
     notices.append(EscalationNotice(kind=LATE_ARRIVAL, rep=owner, channel=None, event=event))
     return set()
 
 
 def _firing_claim(*, lead: Lead, step: EscalationStep, due: datetime, now: datetime) -> bool:
-    """Insert first: the unique (lead, step) row is the claim; False when the step has already fired."""
+    """Insert first: the unique (lead, step) row is the claim; False when the step has already fired.
+
+    In a row batch (the bulk sweep) the row is held for the batch's one INSERT: the caller read the lead's firings
+    under the lead's lock, so the step is known not to have fired; should it have after all, that INSERT raises and
+    the whole chunk rolls back, nobody told."""
+    batch = batch_current()
+    if batch is not None:
+        batch.add(StepFiring(lead=lead, step=step, due_at=due, fired_at=now))
+        return True
     try:
         with transaction.atomic():
             StepFiring.objects.create(lead=lead, step=step, due_at=due, fired_at=now)
@@ -298,7 +399,7 @@ def _step_carry_out(
             detail = _("Reminder to %(rep)s: no first response %(minutes)d business minutes after submission") % {"rep": owner.name, **minutes}
         else:
             detail = _("No first response %(minutes)d business minutes after submission, and the lead has no owner") % minutes
-        event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
+        event = lead_history_add(lead=lead, type=LeadEvent.Type.REMINDER, at=now, rep=owner, detail=detail, data=data)
         notices.append(EscalationNotice(kind="remind", rep=owner, channel=step.channel, event=event))
         return set()
     if step.kind == Kind.REASSIGN:
@@ -307,12 +408,12 @@ def _step_carry_out(
         leaders = team_leads()
         for leader in leaders:
             detail = _("Team lead %(rep)s alerted: no first response %(minutes)d business minutes after submission") % {"rep": leader.name, **minutes}
-            event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=leader, detail=detail, data=data)
+            event = lead_history_add(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=leader, detail=detail, data=data)
             notices.append(EscalationNotice(kind="alert_team_lead", rep=leader, channel=step.channel, event=event))
         if leaders:
             return set()
         detail = _("No first response %(minutes)d business minutes after submission, and no team lead is set up to alert") % minutes
-        LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
+        lead_history_add(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
         lead.needs_attention = True
         return {"needs_attention"}
     if step.kind == Kind.NOTIFY_CHANNEL:
@@ -320,7 +421,7 @@ def _step_carry_out(
             detail = _("Posted to %(channel)s: no first response %(minutes)d business minutes after submission") % {"channel": step.channel.name, **minutes}
         else:
             detail = _("No first response %(minutes)d business minutes after submission; the step names no channel, so the team leads were told") % minutes
-        event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=lead.owner, detail=detail, data=data)
+        event = lead_history_add(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, rep=lead.owner, detail=detail, data=data)
         notices.append(EscalationNotice(kind="notify_channel", rep=None, channel=step.channel, event=event))
         return set()
     logger.warning("escalation step %s of policy %s has an unknown kind %r", step.pk, step.policy_id, step.kind)
@@ -354,12 +455,18 @@ def _lead_reassign(
 ) -> set[str]:
     """Move the lead to `_reassign_target`'s rep (or flag it when there is nobody); returns the fields changed."""
     minutes = {"minutes": step.after_minutes}
+    batch = batch_current()
+    if batch is not None:
+        # Not from the sweep (it fires a lead with a reassignment due on its own), but should a batch be open: its
+        # rows go in first, for the target excludes everyone an earlier reassignment took the lead from, read from
+        # the stored events.
+        batch.flush()
     rep, lines = _reassign_target(lead=lead, step=step, now=now, cal=cal)
     data = {**data, "lines": dump_lines(lines)}
     if rep is None:
         # Nobody to move it to: the lead stays, the manager is flagged and the team leads are told.
         detail = _("No first response %(minutes)d business minutes after submission, and nobody to reassign the lead to") % minutes
-        event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
+        event = lead_history_add(lead=lead, type=LeadEvent.Type.ESCALATED, at=now, detail=detail, data=data)
         notices.append(EscalationNotice(kind="alert_team_lead", rep=None, channel=step.channel, event=event))
         lead.needs_attention = True
         return {"needs_attention"}
@@ -386,6 +493,6 @@ def _lead_reassign(
     if lead.needs_attention:
         lead.needs_attention = False
         changed.add("needs_attention")
-    event = LeadEvent.objects.create(lead=lead, type=LeadEvent.Type.REASSIGNED, at=now, rep=rep, detail=detail, data=data)
+    event = lead_history_add(lead=lead, type=LeadEvent.Type.REASSIGNED, at=now, rep=rep, detail=detail, data=data)
     notices.append(EscalationNotice(kind="reassigned", rep=rep, channel=step.channel, event=event))
     return changed
