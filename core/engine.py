@@ -75,7 +75,7 @@ from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps n
     split_values,
     to_number,
 )
-from core.messages import join
+from core.messages import join, language_pinned
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 
@@ -154,6 +154,10 @@ class Decision:
         return self._explanation
 
     def _explain(self) -> None:
+        with language_pinned():  # hundreds of Messages: the reader's language asked once, not for each
+            self._explain_lines()
+
+    def _explain_lines(self) -> None:
         checks: list[RuleCheck] = []
         explanation: list[str] = []
         facts = self._facts if self._facts is not None else LeadFacts()
