@@ -75,7 +75,7 @@ from core.conditions import (  # noqa: F401  re-exported: engine.X is how apps n
     split_values,
     to_number,
 )
-from core.messages import join
+from core.messages import join, language_pinned
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
 
@@ -117,16 +117,30 @@ class RuleCheck:
     lines: tuple[str, ...]
 
 
+# How much of a long table the why lists (`Decision.explanation`). A rule table of hundreds of rules would write a
+# line per rule checked (~60 µs each: conditions traced, Messages in the reader's language), 500 lines nobody reads
+# at 30 ms per lead. Up to EXPLAINED_ALL rules checked before the winner (a table the demo's size, 13 rules, and a
+# little more is explained rule by rule), each has its line; beyond, the first
+# EXPLAINED_HEAD (the table's top: spam, VIPs, disqualifiers), the last EXPLAINED_TAIL (the ones just before the
+# winner) and the first EXPLAINED_NEAR other rules whose conditions held but which could name no owner keep their line,
+# and each run of rules in between is one line that gives its first and last number and how many it holds.
+EXPLAINED_ALL = 15
+EXPLAINED_HEAD = 5
+EXPLAINED_TAIL = 5
+EXPLAINED_NEAR = 5
+
+
 class Decision:
     """Exactly one outcome: `rule` is the first active rule that matched and can assign, or None (fallback).
 
-    `checks` (every rule checked, in order, with the condition lines) and `explanation` (one line per rule checked,
-    then the fallback's) are the "why". `decide` finds the rule with the compiled tests alone and leaves the why to
-    be written on first use, from the same tests over the same facts: the answer costs microseconds per rule, the
-    lines (messages in the reader's language) many times that, and only a caller that reads them pays for them.
+    `checks` (every rule checked, in order, with the condition lines) and `explanation` (the why as stored: a line
+    per rule checked, the compact form above for a long table, then the fallback's line) are the "why". `decide`
+    finds the rule with the compiled tests alone and leaves the why to be written on first use, from the same tests
+    over the same facts: the answer costs microseconds per rule, the lines (messages in the reader's language) many
+    times that, and only a caller that reads them pays for them.
     """
 
-    __slots__ = ("rule", "_checks", "_explanation", "_checked", "_facts")
+    __slots__ = ("rule", "_checks", "_explanation", "_checked", "_facts", "_near")
 
     def __init__(
         self,
@@ -136,37 +150,69 @@ class Decision:
         *,
         rules: tuple[CompiledRule, ...] = (),
         facts: LeadFacts | None = None,
+        near: frozenset[int] = frozenset(),
     ) -> None:
         self.rule = rule
         self._checks, self._explanation = checks, explanation
         self._checked, self._facts = rules, facts  # the rules up to the one that won (or all), for the why
+        self._near = near  # indexes (in `rules`) of the rules whose conditions held but that could name no owner
 
     @property
     def checks(self) -> tuple[RuleCheck, ...]:
         if self._checks is None:
-            self._explain()
+            with language_pinned():
+                facts = self._facts if self._facts is not None else LeadFacts()
+                self._checks = tuple(_rule_checked(number, rule, facts)[1] for number, rule in self._numbered())
         return self._checks
 
     @property
     def explanation(self) -> tuple[str, ...]:
         if self._explanation is None:
-            self._explain()
+            with language_pinned():  # hundreds of Messages: the reader's language asked once, not for each
+                self._explanation = self._explain()
         return self._explanation
 
-    def _explain(self) -> None:
-        checks: list[RuleCheck] = []
-        explanation: list[str] = []
+    def _numbered(self) -> list[tuple[int, CompiledRule]]:
+        """The active rules checked, with their number in the table (inactive ones count: the admin numbers them)."""
+        return [(number, rule) for number, rule in enumerate(self._checked, start=1) if rule.is_active]
+
+    def _explain(self) -> tuple[str, ...]:
         facts = self._facts if self._facts is not None else LeadFacts()
-        for number, rule in enumerate(self._checked, start=1):
-            if not rule.is_active:
-                continue
-            line, check_ = _rule_checked(number, rule, facts)
-            explanation.append(line)
-            checks.append(check_)
+        numbered = self._numbered()
+        before = numbered[:-1] if self.rule is not None else numbered  # the rules that did not take the lead
+        lines: list[str] = []
+        if len(before) <= EXPLAINED_ALL:
+            checks = [_rule_checked(number, rule, facts) for number, rule in numbered]
+            lines.extend(line for line, _check in checks)
+            if self._checks is None:
+                self._checks = tuple(check_ for _line, check_ in checks)
+        else:
+            listed = {*range(EXPLAINED_HEAD), *range(len(before) - EXPLAINED_TAIL, len(before))}
+            near = [i for i, (number, _rule) in enumerate(before) if number - 1 in self._near and i not in listed]
+            listed.update(near[:EXPLAINED_NEAR])
+            run: list[tuple[int, CompiledRule]] = []
+            for i, (number, rule) in enumerate(before):
+                if i not in listed:
+                    run.append((number, rule))
+                    continue
+                lines.extend(self._run_lines(run, facts))
+                run = []
+                lines.append(_rule_checked(number, rule, facts)[0])
+            lines.extend(self._run_lines(run, facts))
+            if self.rule is not None:
+                lines.append(_rule_checked(*numbered[-1], facts)[0])
         if self.rule is None:
-            explanation.append(_("No rule matched: the lead goes to the fallback pool."))
-        self._checks = self._checks if self._checks is not None else tuple(checks)
-        self._explanation = self._explanation if self._explanation is not None else tuple(explanation)
+            lines.append(_("No rule matched: the lead goes to the fallback pool."))
+        return tuple(lines)
+
+    def _run_lines(self, run: list[tuple[int, CompiledRule]], facts: LeadFacts) -> list[str]:
+        """A run of rules left out of a long why, as one line (a lone rule keeps its own)."""
+        if len(run) < 2:
+            return [_rule_checked(number, rule, facts)[0] for number, rule in run]
+        params = {"first": run[0][0], "last": run[-1][0], "count": len(run)}
+        if any(number - 1 in self._near for number, _rule in run):  # some held but named no owner: not "no match"
+            return [_("Rules %(first)s–%(last)s: none could take the lead (%(count)s checked, not listed one by one)") % params]
+        return [_("Rules %(first)s–%(last)s: no match (%(count)s checked, not listed one by one)") % params]
 
     @property
     def rules_checked(self) -> int:
@@ -214,8 +260,8 @@ def target_missing(rule: CompiledRule, facts: LeadFacts) -> str | None:
 def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decision:
     """The first active rule whose conditions hold and whose target exists wins; None means the fallback.
 
-    The explanation lists every rule checked, in order, with the condition that failed or matched (written when it
-    is first read: `Decision`).
+    The explanation lists the rules checked, in order, with the condition that failed or matched (written when it
+    is first read; a long table's in the compact form of `Decision`).
     """
     if isinstance(ruleset, Ruleset):
         rules, plan = ruleset.rules, ruleset._plan
@@ -240,6 +286,7 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
     if len(candidates) > len(plan.unguarded):
         candidates.sort()  # back in the rules' order
     entries = plan.entries
+    near: list[int] = []  # rules whose conditions held but that could name no owner: the why lists them
     for position in candidates:
         index, rule, test, guards = entries[position]
         for slot, wanted in guards:
@@ -250,9 +297,11 @@ def decide(ruleset: Ruleset | Sequence[CompiledRule], facts: LeadFacts) -> Decis
                 matched = test(facts)
             except Exception:  # noqa: BLE001 - a broken condition does not hold (its line says why)
                 matched = False
-            if matched and target_missing(rule, facts) is None:
-                return Decision(rule, rules=rules[: index + 1], facts=facts)
-    return Decision(None, rules=rules, facts=facts)
+            if matched:
+                if target_missing(rule, facts) is None:
+                    return Decision(rule, rules=rules[: index + 1], facts=facts, near=frozenset(near))
+                near.append(index)
+    return Decision(None, rules=rules, facts=facts, near=frozenset(near))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ fits its parameters falls back to the English msgid, then to the msgid itself, n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -59,14 +61,14 @@ class Message(str):
     ) -> Message:
         made = super().__new__(cls, text)
         made.msgid, made.params, made.parts, made.sep = msgid, params, parts, sep
-        made.language = get_language() if language is _UNKNOWN else language
+        made.language = _language() if language is _UNKNOWN else language
         return made
 
     # ------------------------------------------------------------------ rendering
 
     def render(self, language: str | None | object = _UNKNOWN) -> str:
         """The text in the active language (a plain str); `language`: the active one, when the caller knows it."""
-        if self.language == (get_language() if language is _UNKNOWN else language):
+        if self.language == (_language() if language is _UNKNOWN else language):
             return str.__str__(self)
         if self.parts is not None:
             return self.sep.join(_text(part) for part in self.parts)
@@ -84,11 +86,9 @@ class Message(str):
         if self.msgid is None or self.params is not None or not isinstance(params, Mapping):
             return str.__mod__(self, params)  # a positional format: plain text, as gettext gave it
         params = dict(params)
-        language = get_language()  # once: asked through a thread-local, it costs more than the formatting
+        language = _language()  # once: asked through a thread-local, it costs more than the formatting
         translated = str.__str__(self) if self.language == language else _translated(self.msgid, language)
-        return Message._make(
-            str.__mod__(translated, {k: _arg(v, language) for k, v in params.items()}), msgid=self.msgid, params=params, language=language
-        )
+        return Message._make(str.__mod__(translated, {k: _arg(v, language) for k, v in params.items()}), msgid=self.msgid, params=params, language=language)
 
     def __add__(self, other: object) -> Message:
         if not isinstance(other, str):
@@ -112,8 +112,30 @@ class Message(str):
 
 def message(msgid: str) -> Message:
     """gettext that remembers: the translation now, and the msgid to translate again for another reader."""
-    language = get_language()
+    language = _language()
     return Message._make(_translated(msgid, language) if msgid else "", msgid=msgid, language=language)
+
+
+# The language pinned by `language_pinned` in this thread (_UNKNOWN: none, ask Django). Django's get_language() goes
+# through asgiref's Local (a few microseconds); a routed lead's why asks it for every Message it builds and renders.
+_PINNED = threading.local()
+
+
+def _language() -> str | None:
+    pinned = getattr(_PINNED, "language", _UNKNOWN)
+    return get_language() if pinned is _UNKNOWN else pinned
+
+
+@contextmanager
+def language_pinned() -> Iterator[None]:
+    """Within the block, Messages take the language active on entry without asking Django again: for code that
+    builds many lines at once and does not switch language meanwhile (the engine writing a lead's why)."""
+    previous = getattr(_PINNED, "language", _UNKNOWN)
+    _PINNED.language = get_language() if previous is _UNKNOWN else previous
+    try:
+        yield
+    finally:
+        _PINNED.language = previous
 
 
 # gettext's answer per (language, msgid): the catalogues do not change while a process runs, and a routed lead builds

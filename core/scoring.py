@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from core.conditions import MATCH_ALL, Condition, LeadFacts, _shown, evaluate
+from core.conditions import MATCH_ALL, Condition, LeadFacts, _shown, evaluate, holds
 from core.messages import join
 from core.messages import message as _  # codes: rendered in the reader's language (docs/architecture.md)
 
@@ -53,6 +53,13 @@ def score(rules: ScoreSet | Sequence[CompiledScoreRule], facts: LeadFacts) -> tu
         why = _("%(rule)s: %(reasons)s") % {"rule": _shown(rule.name), "reasons": join("; ", lines)}
         breakdown.append({"points": rule.points, "why": why})
     return total, breakdown
+
+
+def total(rules: ScoreSet | Sequence[CompiledScoreRule], facts: LeadFacts) -> int:
+    """`score`'s total alone, from the compiled tests: no breakdown line is written (the what-if replay scores every
+    lead to route it, and shows the breakdown of the few leads it lists: `score` then)."""
+    compiled = rules.rules if isinstance(rules, ScoreSet) else tuple(rules)
+    return sum(rule.points for rule in compiled if holds(rule.conditions, rule.match, facts))
 
 
 def breakdown_lines(breakdown: Sequence[dict] | None) -> list[str]:

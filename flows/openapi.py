@@ -75,7 +75,11 @@ def lead_schema() -> dict:
             "received_at": dt,
             "sla_due_at": _nullable(dt),
             "first_response_at": _nullable(dt),
-            "explanation": {"type": "array", "items": {"type": "string"}, "description": "Each rule checked and why it did or did not match; each rep skipped and why."},
+            "explanation": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Each rule checked and why it did or did not match (past 15 rules checked before the one that won: the first and last five, any whose conditions held but that could name no owner, and each run of the others as one line with its count); each rep skipped and why.",
+            },
             "score": _nullable({"type": "integer", "description": "The points of the score rules the lead met; null for a lead stored before scoring."}),
             "score_breakdown": {
                 "type": "array",
@@ -99,7 +103,19 @@ def lead_schema() -> dict:
                 },
             },
         },
-        "required": ["status", "owner", "rule", "priority", "submitted_at", "received_at", "sla_due_at", "first_response_at", "explanation", "score", "score_breakdown"],
+        "required": [
+            "status",
+            "owner",
+            "rule",
+            "priority",
+            "submitted_at",
+            "received_at",
+            "sla_due_at",
+            "first_response_at",
+            "explanation",
+            "score",
+            "score_breakdown",
+        ],
     }
 
 

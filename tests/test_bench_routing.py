@@ -6,7 +6,8 @@ rep". The decision is what intake and the preview run once a lead's facts are kn
 one (`core.memory_roster`, the replay's) so that only the decision is timed; the database rosters' queries are
 counted, not timed, in tests/test_preview_queries.py. The time is recorded against its goal (benchmarks.report);
 what is asserted is that the decision asks the database nothing. The same decision with its explanation written
-(one line per rule checked, what intake and the preview store) is timed and recorded next to it.
+(what intake and the preview store: a line per rule checked, or for a long table the compact form of
+`core.engine.Decision`, which still accounts for every rule checked) is timed and recorded next to it.
 """
 
 from __future__ import annotations
@@ -91,17 +92,32 @@ def test_bench_routing_decision_with_500_rules_and_200_reps_in_process(demo):
     assert sum(outcomes.values()) == LEADS
     times = best
 
-    # The why: one stored line per rule checked, messages in the reader's language (core.messages), written when
-    # first read. Intake and the preview store it with the lead, so they pay for it too: timed on every tenth lead.
-    explained: list[float] = []
-    state = RosterState()
-    for facts in all_facts[::EXPLAINED_EVERY]:
-        started = clock.perf_counter()
-        decision = engine.decide(ruleset, facts)
-        found = resolver.resolve(resolver.target_for(decision, facts), MemoryRoster(world, NOW.date(), state))
-        lines = [*decision.explanation, *found.lines]
-        explained.append(1000 * (clock.perf_counter() - started))
-        assert len(lines) >= decision.rules_checked
+    # The why: messages in the reader's language (core.messages), written when first read. Intake and the preview
+    # store it with the lead, so they pay for it too: timed on every tenth lead, best of PASSES passes as the
+    # decision is (a fresh decision each pass, so each pass writes the why again); one pass and CPU as detail.
+    sample = all_facts[::EXPLAINED_EVERY]
+    explained = [float("inf")] * len(sample)
+    why_first_pass: list[float] = []
+    why_cpu: list[float] = []
+    why_lines: list[int] = []
+    for round_ in range(PASSES):
+        state = RosterState()
+        for j, facts in enumerate(sample):
+            started, cpu_started = clock.perf_counter(), clock.thread_time()
+            decision = engine.decide(ruleset, facts)
+            found = resolver.resolve(resolver.target_for(decision, facts), MemoryRoster(world, NOW.date(), state))
+            lines = [*decision.explanation, *found.lines]
+            elapsed, cpu_elapsed = 1000 * (clock.perf_counter() - started), 1000 * (clock.thread_time() - cpu_started)
+            explained[j] = min(explained[j], elapsed)
+            if round_ == 0:
+                why_first_pass.append(elapsed)
+                why_cpu.append(cpu_elapsed)
+                why_lines.append(len(lines))
+                # Every rule checked is in the why: a line of its own ("Rule 7 …: no match — …") or counted in a run's.
+                own = sum(1 for line in decision.explanation if line.msgid.startswith("%(rule)s: "))
+                runs = sum(line.params["count"] for line in decision.explanation if line.msgid.startswith("Rules %(first)s–%(last)s: "))
+                assert own + runs == decision.rules_checked
+                assert len(decision.explanation) <= engine.EXPLAINED_ALL + 2 + 2 * engine.EXPLAINED_NEAR  # bounded by design
 
     p50, p99 = statistics.median(times), percentile(times, 0.99)
     why_p50, why_p99 = statistics.median(explained), percentile(explained, 0.99)
@@ -111,7 +127,8 @@ def test_bench_routing_decision_with_500_rules_and_200_reps_in_process(demo):
         f"p99 {p99:.3f} ms, max {max(times):.3f} ms; one pass: p99 {percentile(first_pass, 0.99):.3f} ms, CPU p99 "
         f"{percentile(cpu, 0.99):.3f} ms; rules checked per lead: mean {statistics.mean(checked):.0f}, p99 {percentile(checked, 0.99)}; "
         f"{fell_through} leads passed every added rule; outcomes {dict(outcomes)}; with the explanation written: "
-        f"p50 {why_p50:.1f} ms, p99 {why_p99:.1f} ms ({connection.vendor})"
+        f"p50 {why_p50:.2f} ms, p99 {why_p99:.2f} ms (best of {PASSES}); one pass: p99 {percentile(why_first_pass, 0.99):.2f} ms, CPU p99 "
+        f"{percentile(why_cpu, 0.99):.2f} ms; lines per lead: mean {statistics.mean(why_lines):.1f}, max {max(why_lines)} ({connection.vendor})"
     )
     record(
         f"routing decision in process, 500 rules / 200 reps: p99 (best of {PASSES} passes)", p99, "ms", goal=f"≤ {GOAL_MS:g} ms", met=p99 <= GOAL_MS,
@@ -121,6 +138,8 @@ def test_bench_routing_decision_with_500_rules_and_200_reps_in_process(demo):
     )  # fmt: skip
     # No goal of its own in the issue: recorded next to the decision's so that what intake pays is visible.
     record(
-        "routing decision with its explanation written (intake, preview): p99", why_p99, "ms", goal=f"≤ {GOAL_MS:g} ms (the decision's)",
-        met=why_p99 <= GOAL_MS, p50_ms=round(why_p50, 2), leads=len(explained), explanation_lines_mean=round(statistics.mean(checked), 1),
+        f"routing decision with its explanation written (intake, preview): p99 (best of {PASSES} passes)", why_p99, "ms",
+        goal=f"≤ {GOAL_MS:g} ms (the decision's)", met=why_p99 <= GOAL_MS, p50_ms=round(why_p50, 3),
+        one_pass_p99_ms=round(percentile(why_first_pass, 0.99), 3), cpu_p99_ms=round(percentile(why_cpu, 0.99), 3), leads=len(explained),
+        explanation_lines_mean=round(statistics.mean(why_lines), 1), explanation_lines_max=max(why_lines),
     )  # fmt: skip

@@ -182,6 +182,72 @@ def test_a_rule_without_a_target_in_the_facts_passes_to_the_next_rule():
     assert "next rule" in decision.explanation[0]
 
 
+def _long_table():
+    """499 rules that want another region, one whose target the lead lacks (no account), then the lead's rule 500."""
+    rules = [rule(i, "rep", cond("equals", "region", f"Region {i}"), target_rep_id=i) for i in range(1, 500)]
+    rules[299] = rule(300, "account_manager", cond("equals", "region", "Śląskie"))  # holds, but no account manager
+    rules[149] = rule(150, "rep", cond("equals", "region", "Region 150"), target_rep_id=150, is_active=False)
+    rules.append(rule(500, "pool", cond("equals", "region", "Śląskie"), cond("gt", "company_size", "10"), target_pool_id=7))
+    return Ruleset(rules=tuple(rules))
+
+
+def test_a_why_of_500_rules_names_the_winner_the_first_and_last_rules_before_it_and_counts_the_rest():
+    decision = decide(_long_table(), facts(region="Śląskie", company_size=12))
+    assert decision.rule.id == 500 and decision.rules_checked == 499  # rule 150 is inactive
+    why = list(decision.explanation)
+    assert why[-1] == "Rule 500 “Rule 500”: matches — region “Śląskie” equals “Śląskie”; company size “12” > 10"
+    assert why[:5] == [f"Rule {i} “Rule {i}”: no match — region “Śląskie” does not equal “Region {i}”" for i in range(1, 6)]
+    assert why[5] == "Rules 6–299: no match (293 checked, not listed one by one)"  # 150 is inactive: not checked
+    assert why[6].startswith("Rule 300 “Rule 300”: conditions hold (region “Śląskie” equals “Śląskie”) but the lead belongs to no account")
+    assert why[7] == "Rules 301–494: no match (194 checked, not listed one by one)"
+    assert why[8:13] == [f"Rule {i} “Rule {i}”: no match — region “Śląskie” does not equal “Region {i}”" for i in range(495, 500)]
+    assert len(why) == 14
+    # Every rule checked is accounted for: a line of its own or counted in a run.
+    assert 5 + 293 + 1 + 194 + 5 + 1 == decision.rules_checked  # the last 1: the winner
+    assert len(decision.checks) == decision.rules_checked and decision.checks[-1].matched  # the full checks stay
+
+
+def test_a_long_why_reads_in_polish_and_is_stored_as_codes():
+    from django.utils import translation
+
+    from core.messages import dump, load
+
+    decision = decide(_long_table(), facts(region="Mazowieckie", company_size=12))
+    assert decision.rule is None
+    why = decision.explanation
+    assert why[5] == "Rules 6–495: no match (489 checked, not listed one by one)" and "fallback pool" in why[-1]
+    with translation.override("pl"):
+        stored = [load(line) for line in dump(list(why))]
+        assert str(stored[5]) == "Reguły 6–495: żadna nie pasuje (sprawdzono: 489; nie wypisano ich pojedynczo)"
+        assert str(stored[-1]) == "Żadna reguła nie pasuje: lead trafia do puli awaryjnej."
+
+
+def test_a_run_holding_a_rule_that_could_not_name_an_owner_does_not_say_no_match():
+    """Past EXPLAINED_NEAR such rules, the rest are counted in runs that say none could take the lead."""
+    rules = [rule(i, "previous_owner", cond("equals", "region", "Śląskie")) for i in range(1, 41)]
+    decision = decide(Ruleset(rules=tuple(rules)), facts(region="Śląskie"))
+    why = decision.explanation
+    assert decision.rule is None and sum("conditions hold" in line for line in why) == 5 + 5 + 5  # head, near, tail
+    assert why[10] == "Rules 11–35: none could take the lead (25 checked, not listed one by one)"
+    from django.utils import translation
+
+    with translation.override("pl"):
+        assert str(why[10]) == "Reguły 11–35: żadna nie mogła przejąć leada (sprawdzono: 25; nie wypisano ich pojedynczo)"
+
+
+def test_a_table_the_size_of_the_demo_is_explained_rule_by_rule_and_a_longer_one_from_its_ends():
+    rules = [rule(i, "rep", cond("equals", "region", f"Region {i}"), target_rep_id=i) for i in range(1, 17)]
+    demo_sized = decide(Ruleset(rules=tuple(rules[:15])), facts(region="Śląskie"))  # the demo has 13 rules
+    assert demo_sized.rule is None and len(demo_sized.explanation) == 15 + 1  # + the fallback's line
+    assert not any("not listed" in line for line in demo_sized.explanation)
+    longer = decide(Ruleset(rules=(*rules, rule(17, "pool", target_pool_id=1))), facts(region="Śląskie"))
+    assert [line.split(":")[0] for line in longer.explanation] == [
+        *(f"Rule {i} “Rule {i}”" for i in range(1, 6)),
+        "Rules 6–11",
+        *(f"Rule {i} “Rule {i}”" for i in range(12, 18)),
+    ]
+
+
 # Validation ---------------------------------------------------------------------------------------
 
 

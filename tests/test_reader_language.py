@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone, translation
 from django_q.conf import Conf
 
-from core.messages import Message, dump, join, load
+from core.messages import Message, dump, join, language_pinned, load
 from core.messages import message as _
 from notifications.messages import lead_compose, lead_context
 from routing.models import Lead, LeadEvent
@@ -144,6 +144,17 @@ def test_a_message_is_text_now_and_a_code_for_later():
         assert str(line) == str(load(stored)) == "Reguła 2 “Free mail”: nie pasuje — e-mail jest puste; extra.x “1”"
         assert str(load(dump(listed))) == "“a”, “b” lub “c”"
     assert isinstance(load(stored), Message) and load("an old line") == "an old line"
+
+
+def test_a_pinned_language_is_the_one_active_on_entry_and_lines_still_render_for_another_reader():
+    """The engine pins the language while it writes a why (Django is asked once, not per Message)."""
+    with translation.override("pl"), language_pinned():
+        line = _("Rule %(number)s %(name)s") % {"number": 3, "name": "“Demo”"}
+        assert line == "Reguła 3 “Demo”" and str(line) == "Reguła 3 “Demo”"
+        with language_pinned():  # nested: keeps the outer pin
+            assert _("or") == "lub"
+    with translation.override("en"):
+        assert str(line) == "Rule 3 “Demo”" and _("or") == "or"  # the pin ended with its block
 
 
 def test_a_translation_that_no_longer_fits_falls_back_to_english_instead_of_failing():

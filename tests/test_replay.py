@@ -116,6 +116,25 @@ def test_drill_down_lists_the_leads_behind_a_number_with_both_explanations(last_
     assert any("nobody in the pool can take the lead" in line for line in row["draft_why"])
 
 
+def test_the_replay_writes_a_leads_why_and_score_lines_only_when_read_and_then_as_intake_wrote_them(last_month, kasia_draft):
+    """The page lists a few dozen of up to a thousand leads: only those pay for their lines (Messages)."""
+    result = replay_run(table=kasia_draft, since=SINCE, until=UNTIL)
+    lazy = ("live_explanation", "draft_explanation", "score_breakdown")
+    assert not any(name in row.__dict__ for row in result.leads for name in lazy)
+    for row in result.leads[:3]:
+        stored = Lead.objects.get(pk=row.lead_id)
+        assert [str(line) for line in row.live_explanation] == [str(line) for line in stored.explanation]  # the live table, replayed
+        assert [dict(item) for item in row.score_breakdown] == stored.score_breakdown and row.score == stored.score
+        assert row.draft_explanation[-1] and all(name in row.__dict__ for name in lazy)
+
+
+def test_the_replay_reads_the_leads_without_their_stored_why(last_month):
+    from routing.replay.load import replay_leads
+
+    leads = replay_leads(since=SINCE, until=UNTIL)
+    assert len(leads) == 44 and all({"explanation", "score_breakdown"} <= lead.get_deferred_fields() for lead in leads)
+
+
 def result_rep_id(result, name):
     return next(pk for pk, rep_name in result.rep_names.items() if rep_name == name)
 

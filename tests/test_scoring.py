@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.conditions import Condition, LeadFacts, to_number
-from core.scoring import CompiledScoreRule, ScoreSet, breakdown_lines, score, scored
+from core.scoring import CompiledScoreRule, ScoreSet, breakdown_lines, score, scored, total
 from routing.models import Lead, LeadEvent, Rule, ScoreCondition, ScoreRule
 from routing.replay import replay_run
 from routing.services.rule_tables import draft_start
@@ -72,6 +72,18 @@ def test_negative_points_take_some_away_and_no_rule_gives_zero():
     assert breakdown_lines(score([GMAIL], facts(email_domain="gmail.com"))[1]) == ["−5 “Private mailbox”: e-mail domain “gmail.com” equals “gmail.com”"]
     assert score(ScoreSet(), facts(phone="1")) == (0, [])
     assert score([PHONE, BOSS], facts()) == (0, [])
+
+
+def test_the_total_alone_is_the_scores_total_without_writing_a_line():
+    """The what-if replay sums every lead's score with `total` and writes the breakdown of the leads it lists."""
+    either = CompiledScoreRule(
+        id=4, name="Boss or phone", points=7, match="any", conditions=(BOSS.conditions[0], Condition.build(operator="not_empty", field="phone"))
+    )
+    broken = CompiledScoreRule(id=5, name="Broken", points=100, conditions=(Condition.build(operator="gt", field="job_title", value="x"),))
+    rules = ScoreSet(rules=(PHONE, BOSS, GMAIL, either, broken))
+    for lead in (facts(), facts(phone="1"), facts(job_title="CEO", email_domain="gmail.com"), facts(phone="+48", job_title="Prezes")):
+        assert total(rules, lead) == score(rules, lead)[0]
+    assert total([], facts(phone="1")) == 0
 
 
 def test_the_score_is_a_number_field_a_rule_can_test():

@@ -10,21 +10,40 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-from django.db.models import Case, When
+from django.db.models import Case, F, When
 
 from core.memory_roster import AbsenceInfo, World
 from core.resolver import PoolInfo, RepInfo
 from reps.models import Absence, OnDutyOverride, OnDutyRota, Pool, PoolMembership, Rep
 from routing.models import Lead, Rule, RuleTable
+from routing.ruleset import _FACT_FIELDS
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 
 
+# The columns of a lead the replay reads: its facts (routing.ruleset's fields and normalised copies), what the
+# drill-down shows and what it is compared with (owner, rule). Not the stored why and score breakdown: JSON that
+# became Messages line by line on reading, the largest part of reading a lead, and the replay writes its own.
+REPLAY_COLUMNS = (
+    *_FACT_FIELDS,
+    "extra",
+    "email_key",
+    "region_key",
+    "city_key",
+    "postal_code_num",
+    "received_at",
+    "owner",
+    "rule",
+)
+
+
 def replay_leads(*, since: datetime, until: datetime, limit: int = DEFAULT_LIMIT) -> list[Lead]:
-    """The newest `limit` leads received in [since, until), oldest first (the order they were routed in)."""
+    """The newest `limit` leads received in [since, until), oldest first (the order they were routed in), with only
+    REPLAY_COLUMNS (reading another field would be a query per lead) and their rule's lineage as `rule_lineage`."""
     limit = max(1, min(int(limit), MAX_LIMIT))
-    newest = list(Lead.objects.filter(received_at__gte=since, received_at__lt=until).select_related("rule").order_by("-received_at", "-id")[:limit])
+    leads = Lead.objects.filter(received_at__gte=since, received_at__lt=until).only(*REPLAY_COLUMNS).annotate(rule_lineage=F("rule__lineage"))
+    newest = list(leads.order_by("-received_at", "-id")[:limit])
     return sorted(newest, key=lambda lead: lead.pk)
 
 

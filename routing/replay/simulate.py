@@ -8,16 +8,17 @@ only. Nothing in the database moves. An earlier lead inside the replay takes its
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cached_property
 
 from django.utils import timezone
 
 from core import engine, resolver, scoring
 from core.memory_roster import MemoryRoster, RosterState, World
+from core.messages import language_pinned
 from routing.models import Lead
 from routing.replay.facts import FactsBulk
-from routing.ruleset import facts_scored
 
 ASSIGNED, DISQUALIFIED, UNASSIGNED = Lead.Status.ASSIGNED.value, Lead.Status.DISQUALIFIED.value, Lead.Status.UNASSIGNED.value
 
@@ -39,22 +40,54 @@ class Outcome:
 
 @dataclass(frozen=True)
 class LeadReplay:
+    """One replayed lead: both outcomes at once, their why and the score's breakdown when first read (the page lists
+    only the leads behind a number the manager opens, at most 500: writing every lead's lines, Messages in the
+    reader's language, was most of the replay's time)."""
+
     lead_id: int
     email: str
     company: str
     received_at: datetime
     live: Outcome
     draft: Outcome
-    live_explanation: tuple[str, ...]
-    draft_explanation: tuple[str, ...]
     stored_rep_id: int | None = None
     stored_rule_lineage: str | None = None
     score: int | None = None  # the score both tables routed the lead with (the score rules it was replayed with)
-    score_breakdown: tuple[dict, ...] = ()
+    live_decision: engine.Decision | None = field(default=None, repr=False, compare=False)
+    draft_decision: engine.Decision | None = field(default=None, repr=False, compare=False)
+    unscored: engine.LeadFacts | None = field(default=None, repr=False, compare=False)  # the facts the score was summed over
+    scores: scoring.ScoreSet | None = field(default=None, repr=False, compare=False)
 
     @property
     def moved(self) -> bool:
         return self.live.destination != self.draft.destination
+
+    @cached_property
+    def live_explanation(self) -> tuple[str, ...]:
+        return _why(self.live_decision, self.live)
+
+    @cached_property
+    def draft_explanation(self) -> tuple[str, ...]:
+        return _why(self.draft_decision, self.draft)
+
+    @cached_property
+    def score_breakdown(self) -> tuple[dict, ...]:
+        """As intake stores it: a line per score rule that holds (the same score rules and facts as `score`)."""
+        if self.unscored is None or self.scores is None:
+            return ()
+        return tuple(scoring.score(self.scores, scoring.scored(self.unscored, None))[1])
+
+
+def _why(decision: engine.Decision | None, outcome: Outcome) -> tuple[str, ...]:
+    return (tuple(decision.explanation) if decision is not None else ()) + outcome.lines
+
+
+def _lineage_of(lead: Lead) -> str | None:
+    """The stored rule's lineage: annotated by replay_leads (no query), else read through the rule."""
+    if not lead.rule_id:
+        return None
+    lineage = lead.rule_lineage if hasattr(lead, "rule_lineage") else (lead.rule.lineage if lead.rule else None)
+    return str(lineage) if lineage is not None else None
 
 
 class Simulation:
@@ -83,30 +116,34 @@ def leads_replay(
         "draft": (draft, Simulation(world), {}),
     }
     rows: list[LeadReplay] = []
-    for lead in leads:
-        day = timezone.localdate(lead.received_at)
-        base, score, breakdown = facts_scored(facts.base(lead), scores)
-        outcome: dict[str, tuple[Outcome, tuple[str, ...]]] = {}
-        for key, (ruleset, sim, owners) in runs.items():
-            lead_facts = replace(base, repeat=facts.repeat(lead, lambda i, stored, owners=owners: owners.get(i, stored)))
-            decision = engine.decide(ruleset, lead_facts)
-            result = sim.route(decision, lead_facts, day)
-            owners[lead.pk] = result.rep_id
-            outcome[key] = (result, decision.explanation)
-        rows.append(
-            LeadReplay(
-                lead_id=lead.pk,
-                email=lead.email,
-                company=lead.company,
-                received_at=lead.received_at,
-                live=outcome["live"][0],
-                draft=outcome["draft"][0],
-                live_explanation=outcome["live"][1] + outcome["live"][0].lines,
-                draft_explanation=outcome["draft"][1] + outcome["draft"][0].lines,
-                stored_rep_id=lead.owner_id,
-                stored_rule_lineage=str(lead.rule.lineage) if lead.rule_id and lead.rule else None,
-                score=score,
-                score_breakdown=tuple(breakdown),
+    with language_pinned():  # the resolver's lines of every lead: the language asked once, not per Message
+        for lead in leads:
+            day = timezone.localdate(lead.received_at)
+            unscored = facts.base(lead)
+            score = scoring.total(scores, scoring.scored(unscored, None))  # the breakdown's lines: when read
+            base = scoring.scored(unscored, score)
+            outcome: dict[str, tuple[Outcome, engine.Decision]] = {}
+            for key, (ruleset, sim, owners) in runs.items():
+                lead_facts = replace(base, repeat=facts.repeat(lead, lambda i, stored, owners=owners: owners.get(i, stored)))
+                decision = engine.decide(ruleset, lead_facts)
+                result = sim.route(decision, lead_facts, day)
+                owners[lead.pk] = result.rep_id
+                outcome[key] = (result, decision)
+            rows.append(
+                LeadReplay(
+                    lead_id=lead.pk,
+                    email=lead.email,
+                    company=lead.company,
+                    received_at=lead.received_at,
+                    live=outcome["live"][0],
+                    draft=outcome["draft"][0],
+                    stored_rep_id=lead.owner_id,
+                    stored_rule_lineage=_lineage_of(lead),
+                    score=score,
+                    live_decision=outcome["live"][1],
+                    draft_decision=outcome["draft"][1],
+                    unscored=unscored,
+                    scores=scores,
+                )
             )
-        )
     return rows
