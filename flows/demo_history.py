@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from core import business_time
@@ -292,11 +292,18 @@ def _existing_keys(source: IntakeSource, keys: list[str]) -> set[str]:
     return found
 
 
-def _mark_sent(*, source: IntakeSource, at: datetime) -> None:
-    """Messages of past leads are history: marked sent when written, so nothing is delivered today."""
-    OutboxMessage.objects.filter(lead__intake_source=source, status=OutboxMessage.Status.PENDING).update(
+def _mark_sent(*, source: IntakeSource, at: datetime, after_id: int) -> int:
+    """Messages of past leads are history: marked sent when written, so nothing is delivered today. Only the
+    messages written since the last call (ids above `after_id`: this load is their only writer) are looked at, on
+    the primary key; returns the id to pass next time. (Matching every pending message of the source instead cost
+    ~25 ms a call on PostgreSQL by the end of a 30-day load, a third of its time.)"""
+    newest = OutboxMessage.objects.filter(id__gt=after_id).aggregate(newest=Max("id"))["newest"]
+    if newest is None:
+        return after_id
+    OutboxMessage.objects.filter(id__gt=after_id, id__lte=newest, lead__intake_source=source, status=OutboxMessage.Status.PENDING).update(
         status=OutboxMessage.Status.SENT, sent_at=at, created_at=at, next_attempt_at=None
     )
+    return newest
 
 
 def _response_at(*, lead: Lead, plan: PlannedLead, cal: business_time.Calendar | None) -> datetime | None:
@@ -324,6 +331,7 @@ def demo_history_load(*, days: int, now: datetime | None = None, seed: int = DEF
     events: list = [(p.at, next(order), "lead", p) for p in plans if p.key not in existing]
     heapq.heapify(events)
     last_sweep: datetime | None = None
+    marked = 0  # the newest outbox id looked at by _mark_sent (0: the first call sees any left from an earlier run)
     while True:
         next_event = events[0][0] if events else now
         # An escalation step due before the next event: sweep at that moment first.
@@ -334,7 +342,7 @@ def demo_history_load(*, days: int, now: datetime | None = None, seed: int = DEF
         if due is not None:
             with transaction.atomic():
                 sla_tick(now=due)
-                _mark_sent(source=source, at=due)
+                marked = _mark_sent(source=source, at=due, after_id=marked)
             last_sweep, result.sweeps = due, result.sweeps + 1
             continue
         if not events:
@@ -372,7 +380,7 @@ def demo_history_load(*, days: int, now: datetime | None = None, seed: int = DEF
                 if lead.owner_id:
                     activity_log(lead=lead, kind=Activity.Kind.MEETING, at=at, outcome="Demo przeprowadzone, czekamy na decyzję")
                     result.meetings += 1
-            _mark_sent(source=source, at=at)
+            marked = _mark_sent(source=source, at=at, after_id=marked)
     result.statuses = {
         status: Lead.objects.filter(intake_source=source, status=status).count() for status in Lead.Status.values
     }
