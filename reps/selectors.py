@@ -11,8 +11,9 @@ from datetime import date
 from functools import reduce
 from operator import or_
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from core import facts
 from core.compiled_sql import CompiledQuery
@@ -275,7 +276,12 @@ def _territory_query(*, postal_code_num: int | None, city_key: str, region_keys:
 
     parts = []
     if postal_code_num is not None:
-        ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num)
+        if connection.vendor == "postgresql":  # on the span's GiST index (postal_holds_sql)
+            table = connection.ops.quote_name(PostalRange._meta.db_table)
+            holds = postal_holds_sql(start=f'{table}."start"', end=f'{table}."end"', code="%s")
+            ranges = PostalRange.objects.filter(RawSQL(holds, [postal_code_num], output_field=models.BooleanField()))
+        else:
+            ranges = PostalRange.objects.filter(start__lte=postal_code_num, end__gte=postal_code_num)
         parts.append(shaped(ranges, "postal", row_start=F("start"), row_end=F("end")))
     if city_key:
         parts.append(shaped(TerritoryCity.objects.filter(key=city_key), "city", row_name=F("name"), row_key=F("key")))
@@ -288,6 +294,15 @@ def _territory_query(*, postal_code_num: int | None, city_key: str, region_keys:
 
 
 _TERRITORY_ROWS = CompiledQuery(_territory_query)
+
+
+def postal_holds_sql(*, start: str, end: str, code: str) -> str:
+    """SQL for "the range start..end (inclusive) holds the postal code `code`" (three SQL expressions). On
+    PostgreSQL it is the span's containment, which the GiST index `reps_postalrange_span` answers (reps migration
+    0009) however many ranges there are; elsewhere the plain comparison, on the B-tree over (start, end)."""
+    if connection.vendor == "postgresql":
+        return f"int4range({start}, {end}, '[]') @> ({code})::int"
+    return f"({start} <= {code} AND {end} >= {code})"
 
 
 def _constant_or(value: object, field: models.Field) -> object:

@@ -139,3 +139,35 @@ def test_admin_csv_import_and_routing_document_agree_on_overlaps(demo, client, t
     assert csv_refuses(tmp_path, owner=owner, codes=codes) is refused
     assert document_refuses(owner=owner, codes=codes) is refused
     assert list(PostalRange.objects.values_list("start", "end")) == [(40000, 44999)]
+
+
+# ---------------------------------------------------------------------------------------------- the lookup at scale
+
+
+@pytest.mark.django_db
+def test_the_territory_of_a_code_among_20000_ranges_is_found_on_the_span_index(demo, django_assert_max_num_queries):
+    """A company with a range per delivery area: 20 000 ranges, one wide one over them all. The lead's code is held by
+    the wide range and its own narrow one: the narrow one wins, in one query, and on PostgreSQL the database answers it
+    from the GiST index on the span (reps migration 0009), not by reading half the ranges."""
+    from django.db import connection
+
+    from reps.models import Rep
+    from reps.selectors import _territory_query, territory_for
+
+    owner = Rep.objects.get(user__username="kasia")
+    wide = Territory.objects.create(name="Cała Polska", owner_rep=owner)
+    PostalRange.objects.create(territory=wide, start=0, end=99_999)
+    areas = Territory.objects.bulk_create(Territory(name=f"Obszar {n}", owner_rep=owner) for n in range(20_000))
+    PostalRange.objects.bulk_create(PostalRange(territory=area, start=4 * n, end=4 * n + 3) for n, area in enumerate(areas))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE reps_postalrange")  # as autovacuum would have by now in production
+
+    with django_assert_max_num_queries(1):
+        found = territory_for(postal_code_num=4 * 12_345 + 2)
+    assert found is not None and found.name == "Obszar 12345"
+    assert territory_for(postal_code_num=99_000).name == "Cała Polska"  # beyond the areas: only the wide range
+
+    if connection.vendor == "postgresql":
+        plan = _territory_query(postal_code_num=49_382, city_key="", region_keys=[]).explain()
+        assert "reps_postalrange_span" in plan, plan

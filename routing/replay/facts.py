@@ -24,7 +24,7 @@ from core import engine, facts
 from core.text import email_key
 from reps.domain_packages import builtins_holding
 from reps.models import AccountDomain, DomainList, DomainListEntry, PostalRange, Territory, TerritoryCity, TerritoryRegion
-from reps.selectors import domain_candidates
+from reps.selectors import domain_candidates, postal_holds_sql
 from reps.vocabularies import REGION, Vocabulary, fields_read, vocabulary_active
 from routing.models import Lead
 from routing.ruleset import _FACT_FIELDS, REPEAT_LOOKBACK, _lookup_key
@@ -118,7 +118,7 @@ class FactsBulk:
         table, params = _values_sql(codes, kind="bigint")
         sql = (
             f"SELECT c.value, r.{start}, r.{end}, t.{q('id')}, t.{q('name')}, t.{rep}, t.{pool} "
-            f"FROM {table} AS c JOIN {q(pr.db_table)} AS r ON r.{start} <= c.value AND r.{end} >= c.value "
+            f"FROM {table} AS c JOIN {q(pr.db_table)} AS r ON {postal_holds_sql(start=f'r.{start}', end=f'r.{end}', code='c.value')} "
             f"JOIN {q(territory.db_table)} AS t ON t.{q('id')} = r.{territory_id}"
         )
         with connection.cursor() as cursor:
