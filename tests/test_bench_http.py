@@ -314,7 +314,10 @@ def test_bench_http_intake_against_the_floor_view(tmp_path):
     assert received == len(intake_ids)  # every lead went through intake's path, not only the insert
 
 
-@pytest.mark.skipif(not os.environ.get("BENCH_HTTP_PROFILE"), reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one request's time goes (BENCH_HTTP_PROFILE_OUT=file keeps the profile)")
+@pytest.mark.skipif(
+    not os.environ.get("BENCH_HTTP_PROFILE"),
+    reason="opt-in: BENCH_HTTP_PROFILE=1 prints where one request's time goes (BENCH_HTTP_PROFILE_OUT=file keeps the profile)",
+)
 @pytest.mark.parametrize("path", ["/api/v1/leads/", "/bench/floor/"], ids=["intake", "floor"])
 def test_bench_http_profile_of_one_request(settings, path):
     """cProfile (pyinstrument is not installed) of intake (or floor) requests in this process, through the whole

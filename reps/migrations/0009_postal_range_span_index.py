@@ -9,7 +9,7 @@ INDEX = "reps_postalrange_span"
 
 def create(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON reps_postalrange USING gist (int4range(\"start\", \"end\", '[]'))")
+        schema_editor.execute(f'CREATE INDEX IF NOT EXISTS {INDEX} ON reps_postalrange USING gist (int4range("start", "end", \'[]\'))')
 
 
 def drop(apps, schema_editor):
