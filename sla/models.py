@@ -109,7 +109,7 @@ class EscalationStep(models.Model):
         ALERT_TEAM_LEAD = "alert_team_lead", _("Alert the team lead")
         NOTIFY_CHANNEL = "notify_channel", _("Notify a channel")
 
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="steps")
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="steps", verbose_name=_("SLA policy"))
     after_minutes = models.PositiveIntegerField(_("after (business minutes since submission)"))
     kind = models.CharField(_("do"), max_length=20, choices=Kind.choices)
     target_rep = models.ForeignKey(
@@ -121,9 +121,7 @@ class EscalationStep(models.Model):
         verbose_name=_("rep"),
         help_text=_("Reassign to this rep instead of the pool's next / the on-duty rep"),
     )
-    channel = models.ForeignKey(
-        "notifications.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("channel")
-    )
+    channel = models.ForeignKey("notifications.Channel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("channel"))
 
     class Meta:
         ordering = ["after_minutes", "id"]
@@ -137,14 +135,16 @@ class EscalationStep(models.Model):
 class StepFiring(models.Model):
     """A step fired for a lead; the unique constraint makes a step fire at most once per lead."""
 
-    lead = models.ForeignKey("routing.Lead", on_delete=models.CASCADE, related_name="step_firings")
-    step = models.ForeignKey(EscalationStep, on_delete=models.CASCADE, related_name="firings")
-    fired_at = models.DateTimeField()
-    due_at = models.DateTimeField()
+    lead = models.ForeignKey("routing.Lead", on_delete=models.CASCADE, related_name="step_firings", verbose_name=_("lead"))
+    step = models.ForeignKey(EscalationStep, on_delete=models.CASCADE, related_name="firings", verbose_name=_("escalation step"))
+    fired_at = models.DateTimeField(_("fired at"))
+    due_at = models.DateTimeField(_("due at"))
     before_arrival = models.BooleanField(
         _("due before the lead arrived"), default=False, help_text=_("Passed over: folded into the one late-arrival notice or flag")
     )
 
     class Meta:
         ordering = ["fired_at"]
+        verbose_name = _("fired step")
+        verbose_name_plural = _("fired steps")
         constraints = [models.UniqueConstraint(fields=["lead", "step"], name="step_fires_once_per_lead")]
