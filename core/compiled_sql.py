@@ -34,6 +34,10 @@ _MARK = "\u2063"  # INVISIBLE SEPARATOR: in no value a lead or the configuration
 _INT_BASE = 2_147_480_000
 
 
+MAX_SHAPES = 256  # per query: intake's fact queries use a handful (list lengths of a domain's parents, region spellings)
+_MISSING = object()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -55,9 +59,12 @@ class CompiledQuery:
     def rows(self, **values: Any) -> list[tuple]:
         vendor = connections["default"].vendor
         key = (vendor, *sorted((name, _shape(value)) for name, value in values.items()))
-        if key not in self._compiled:
-            self._compiled[key] = self._compile(values)
-        compiled = self._compiled[key]
+        compiled = self._compiled.get(key, _MISSING)
+        if compiled is _MISSING:
+            if len(self._compiled) >= MAX_SHAPES:  # a caller with ever new shapes gets the ORM, not a growing cache
+                compiled = None
+            else:
+                compiled = self._compiled[key] = self._compile(values)
         if compiled is None:
             queryset = self._build(**values)
             return [] if queryset is None else [tuple(row) for row in queryset]

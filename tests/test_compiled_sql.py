@@ -84,3 +84,18 @@ def test_a_shape_it_cannot_map_is_left_to_the_orm(demo):
     assert listed.rows(domains=[]) == []
     assert listed.rows(domains=["a.example", "a.example"]) == [("a.example",)]
     assert listed.compilations == 1  # two items (a value given twice is the same shape); an empty list has no SQL
+
+
+def test_beyond_its_shapes_a_query_is_left_to_the_orm(demo, monkeypatch):
+    import core.compiled_sql
+
+    monkeypatch.setattr(core.compiled_sql, "MAX_SHAPES", 1)
+    listed = CompiledQuery(lambda *, domains: DomainListEntry.objects.filter(domain__in=domains).order_by("domain").values_list("domain"))
+    from reps.models import DomainList
+
+    vip = DomainList.objects.create(name="Shapes list")
+    DomainListEntry.objects.create(domain_list=vip, domain="x1.example")
+    DomainListEntry.objects.create(domain_list=vip, domain="x2.example")
+    assert listed.rows(domains=["x1.example"]) == [("x1.example",)]  # the one shape it keeps
+    assert listed.rows(domains=["x1.example", "x2.example"]) == [("x1.example",), ("x2.example",)]  # the ORM's answer
+    assert listed.compilations == 1 and len(listed._compiled) == 1
